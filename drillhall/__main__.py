@@ -1,0 +1,5 @@
+"""``python -m drillhall``: the same as the ``drillhall`` command."""
+
+from drillhall.cli import main
+
+main()

@@ -1,0 +1,161 @@
+"""The ``drillhall`` command: the composition root, the only place that prints.
+
+Every error drillhall raises on purpose becomes one line on standard error and
+exit code 2; nothing prints a traceback for bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+from drillhall.errors import DrillhallError, InputError
+from drillhall.reports.terminal import render_prediction
+from drillhall.simulator.engine import Engine
+from drillhall.simulator.loader import load_scenario
+from drillhall.simulator.montecarlo import RunSettings, run_replications
+from drillhall.simulator.records import RecordWriter
+from drillhall.simulator.scenario import Scenario
+from drillhall.simulator.summary import MonteCarloSummary
+
+logger = logging.getLogger(__name__)
+USAGE_ERROR = 2
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except DrillhallError as error:
+            click.echo(f"drillhall: {error}", err=True)
+            ctx.exit(USAGE_ERROR)
+        except KeyboardInterrupt:
+            click.echo("drillhall: interrupted", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=_Group)
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.version_option(package_name="drillhall")
+def main(verbose: int) -> None:
+    """Chaos engineering and fire drills for on-call teams."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--replications", "-n", type=click.IntRange(min=1), help="Override.")
+@click.option("--seed", "-s", type=click.IntRange(min=0), help="Override the seed.")
+@click.option(
+    "--workers", "-w", type=click.IntRange(min=1), help="Worker processes [all cores]."
+)
+@click.option(
+    "--json", "json_file", type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the prediction as JSON.",
+)
+@click.option(
+    "--records", "records_file", type=click.Path(dir_okay=False, path_type=Path),
+    help="Write every incident's lifecycle record (.csv or .parquet).",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No tables, no progress bar.")
+def simulate(
+    scenario_file: Path,
+    replications: int | None,
+    seed: int | None,
+    workers: int | None,
+    json_file: Path | None,
+    records_file: Path | None,
+    quiet: bool,
+) -> None:
+    """Predict MTTD, MTTA, MTTM, MTTR, load and SLO burn for a scenario."""
+    settings = RunSettings(replications, seed, workers, records_file is not None)
+    scenario = settings.apply(load_scenario(scenario_file))
+    writer = RecordWriter(records_file) if records_file else None
+    _check_writable(json_file, "--json")
+
+    console = Console(stderr=True)
+    summary = MonteCarloSummary(scenario, Engine(scenario))
+    with _progress(console, quiet) as progress:
+        task = progress.add_task("simulating", total=scenario.replications)
+        try:
+            for replication in run_replications(scenario, settings):
+                summary.add(replication)
+                if writer is not None and replication.records is not None:
+                    writer.write(replication.records)
+                progress.advance(task)
+        finally:
+            if writer is not None:
+                writer.close()
+
+    prediction = summary.prediction()
+    if not quiet:
+        render_prediction(prediction, Console())
+    if json_file is not None:
+        json_file.write_text(json.dumps(prediction.to_dict(), indent=2) + "\n")
+        logger.info("wrote %s", json_file)
+    if writer is not None:
+        logger.info("wrote %d records to %s", writer.count, records_file)
+
+
+@main.command()
+@click.argument(
+    "scenario_files", nargs=-1, required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+)
+def validate(scenario_files: tuple[Path, ...]) -> None:
+    """Check scenario files; print every problem with its file:line:column."""
+    failed = False
+    for file in scenario_files:
+        try:
+            scenario = load_scenario(file)
+        except InputError as error:
+            click.echo(str(error), err=True)
+            failed = True
+            continue
+        click.echo(f"{file}: ok ({_describe(scenario)})")
+    if failed:
+        sys.exit(USAGE_ERROR)
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of scenario files, for editors."""
+    document = Scenario.model_json_schema(by_alias=True)
+    document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    click.echo(json.dumps(document, indent=2))
+
+
+def _describe(scenario: Scenario) -> str:
+    faults = sum(len(service.faults) for service in scenario.services.values())
+    return (
+        f"{len(scenario.people)} people, {len(scenario.teams)} teams, "
+        f"{len(scenario.services)} services, {faults} fault types"
+    )
+
+
+def _check_writable(path: Path | None, flag: str) -> None:
+    if path is not None and not path.parent.exists():
+        raise InputError(
+            f"the folder {str(path.parent)!r} does not exist; create it first",
+            source=flag,
+            field=str(path),
+        )
+
+
+def _progress(console: Console, quiet: bool) -> Progress:
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=quiet,
+    )

@@ -1,0 +1,1 @@
+"""Live fire drills: plans, Chaos Toolkit runs, load, guardrails, scoring."""

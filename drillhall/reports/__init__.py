@@ -1,0 +1,1 @@
+"""Learning from incidents: metrics, reports and their rendering."""

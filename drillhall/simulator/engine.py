@@ -1,0 +1,737 @@
+"""The discrete-event engine: one replication of a scenario on SimPy.
+
+Each incident goes fault → detected → paged level by level → acknowledged →
+worked (diagnosed and mitigated) → resolved. Responders are shared: a person who
+works one incident is busy for the next, which either waits or escalates.
+
+NOTE: events per incident are the cost that matters (see FACTS.md), so the
+engine schedules SimPy timeouts with callbacks instead of a process per incident,
+creates an escalation timer only when a level really escalates, draws random
+numbers in numpy batches, and handles a step at once, without an event, when no
+scheduled event and no pending detection comes before it: nothing else can
+change the shared state in between, so the result is the same.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import numpy as np
+import simpy
+
+from drillhall.simulator.distributions import DistributionSpec, Sampler, UniformSampler
+from drillhall.simulator.durations import DAY
+from drillhall.simulator.localtime import (
+    SLOT,
+    SLOTS_PER_WEEK,
+    LocalClock,
+    interruption_table,
+    week_table,
+)
+from drillhall.simulator.oncall import OnCallCalendar
+from drillhall.simulator.scenario import Behaviour, EscalationPolicy, Fault, Scenario
+
+INFINITY = math.inf
+WORKING, EVENING, SLEEPING = 0, 1, 2
+PARTS_OF_DAY = ("working", "evening", "sleeping")
+MARGIN_DAYS = 30.0
+"""Calendars and clocks are prepared this far past the horizon for late work."""
+MAX_INLINE_DEPTH = 40
+
+
+def stream(seed: int, replication: int, name: str) -> np.random.Generator:
+    """The random stream ``name`` of one replication, independent of all others.
+
+    Streams are keyed by name, so a change to one part of a scenario leaves the
+    draws of the other parts as they were (common random numbers).
+    """
+    key = zlib.crc32(name.encode("utf-8"))
+    sequence = np.random.SeedSequence(entropy=seed, spawn_key=(replication, key))
+    return np.random.Generator(np.random.PCG64(sequence))
+
+
+class Responder:
+    """A person's fixed traits and their state during one replication."""
+
+    __slots__ = (
+        "acknowledge",
+        "acknowledged",
+        "busy_seconds",
+        "clock",
+        "current",
+        "escalate_when_busy",
+        "index",
+        "interruptions",
+        "miss",
+        "name",
+        "parts",
+        "rules",
+        "runbook_factor",
+        "speed",
+        "uniform",
+        "worked",
+    )
+
+    def __init__(self, name: str, index: int) -> None:
+        self.name = name
+        self.index = index
+        self.current: Incident | None = None
+        self.acknowledged = 0
+        self.worked = 0
+        self.busy_seconds = 0.0
+        self.interruptions = [0, 0, 0]
+
+    def part_of_day(self, epoch: float) -> int:
+        return self.parts[self.clock.slot_of_week(epoch)]
+
+
+class ChannelState:
+    __slots__ = ("delay", "failure", "interrupts", "name", "uniform")
+
+
+@dataclass(slots=True)
+class Incident:
+    """An incident in flight; its lifecycle times are seconds since the start."""
+
+    index: int
+    service: int
+    fault: int
+    start: float
+    detected: float
+    detected_by: str
+    diagnose: float
+    mitigate: float
+    resolve: float
+    false_alarm: bool = False
+    policy: PolicyState | None = None
+    high_urgency: bool = True
+    runbook: bool = False
+    level: int = 0
+    escalations: int = 0
+    exhausted: bool = False
+    next_level: int = 0
+    next_loop: int = 0
+    pending_ack: float = INFINITY
+    pending_person: Responder | None = None
+    eligible: list[Responder] = field(default_factory=list)
+    notifications: list[tuple[Responder, float, float, bool]] = field(
+        default_factory=list
+    )
+    acknowledged: float = INFINITY
+    acknowledged_by: Responder | None = None
+    work_started: float = INFINITY
+    worker: Responder | None = None
+    mitigated: float = INFINITY
+    resolved: float = INFINITY
+    during_sleep: bool = False
+
+
+class PolicyState:
+    __slots__ = ("ack_timeout", "levels", "name", "pickup", "repeat")
+
+
+class RotationTarget:
+    """A rotation as an escalation target: its calendar and its people."""
+
+    __slots__ = ("calendar", "responders")
+
+    def __init__(
+        self, calendar: OnCallCalendar, responders: dict[str, Responder]
+    ) -> None:
+        self.calendar = calendar
+        self.responders = responders
+
+
+@dataclass(slots=True)
+class ServiceState:
+    name: str
+    policy: PolicyState
+    faults: list[Fault]
+    impact: list[float]
+
+
+@dataclass
+class ReplicationOutcome:
+    """Everything one replication produced, before it is reduced to aggregates."""
+
+    replication: int
+    incidents: list[Incident]
+    responders: list[Responder]
+    events: int
+
+
+class Engine:
+    """Runs replications of one scenario; build once, run many times."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.begin = scenario.start_instant()
+        self.base = self.begin.timestamp()
+        self.horizon = scenario.horizon
+        end = self.begin + timedelta(seconds=self.horizon + MARGIN_DAYS * DAY)
+
+        self.clocks: dict[str, LocalClock] = {}
+        for zone in self._zones():
+            self.clocks[zone] = LocalClock(zone, self.begin, end)
+
+        self.calendars: dict[str, OnCallCalendar] = {}
+        for team_name, team in scenario.teams.items():
+            for rotation_name, rotation in team.rotations.items():
+                self.calendars[f"{team_name}/{rotation_name}"] = OnCallCalendar.compile(
+                    rotation, scenario.start_date, self.begin - timedelta(days=1), end
+                )
+
+        self.people = list(scenario.people)
+        self.person_index = {name: i for i, name in enumerate(self.people)}
+        self.services = list(scenario.services)
+        self._buckets = interruption_table()
+        self._part_tables = {
+            name: _part_table(scenario.behaviour_of(name)) for name in self.people
+        }
+
+    # -- set-up -----------------------------------------------------------------
+
+    def _zones(self) -> set[str]:
+        zones = {person.timezone for person in self.scenario.people.values()}
+        zones |= {service.timezone for service in self.scenario.services.values()}
+        return zones
+
+    def _responders(self, replication: int) -> list[Responder]:
+        scenario = self.scenario
+        seed = scenario.seed
+        channels = self._channels(replication)
+        responders = []
+        for index, name in enumerate(self.people):
+            person = scenario.people[name]
+            behaviour = scenario.behaviour_of(name)
+            responder = Responder(name, index)
+            responder.clock = self.clocks[person.timezone]
+            responder.parts = self._part_tables[name]
+            responder.speed = person.speed
+            responder.runbook_factor = behaviour.runbook_factor
+            responder.escalate_when_busy = behaviour.when_busy == "escalate"
+            responder.acknowledge = [
+                _sampler(spec, seed, replication, f"acknowledge/{name}/{part}")
+                for part, spec in zip(
+                    PARTS_OF_DAY, behaviour.acknowledge.by_part(), strict=True
+                )
+            ]
+            responder.miss = list(behaviour.miss.by_part())
+            responder.uniform = UniformSampler(
+                stream(seed, replication, f"miss/{name}")
+            )
+            rules = sorted(scenario.rules_of(name), key=lambda rule: rule.after)
+            responder.rules = [(rule.after, channels[rule.channel]) for rule in rules]
+            responders.append(responder)
+        return responders
+
+    def _channels(self, replication: int) -> dict[str, ChannelState]:
+        seed = self.scenario.seed
+        channels = {}
+        for name, channel in self.scenario.channels.items():
+            state = ChannelState()
+            state.name = name
+            state.delay = _sampler(channel.delay, seed, replication, f"channel/{name}")
+            state.failure = channel.failure
+            state.uniform = UniformSampler(
+                stream(seed, replication, f"channel-failure/{name}")
+            )
+            state.interrupts = channel.interrupts
+            channels[name] = state
+        return channels
+
+    def _policies(
+        self, replication: int, responders: list[Responder]
+    ) -> dict[str, PolicyState]:
+        policies = {}
+        for name, policy in self.scenario.escalation.items():
+            policies[name] = self._policy(name, policy, replication, responders)
+        return policies
+
+    def _policy(
+        self,
+        name: str,
+        policy: EscalationPolicy,
+        replication: int,
+        responders: list[Responder],
+    ) -> PolicyState:
+        state = PolicyState()
+        state.name = name
+        state.repeat = policy.repeat
+        state.ack_timeout = policy.ack_timeout
+        state.pickup = _sampler(
+            policy.unacknowledged_pickup,
+            self.scenario.seed,
+            replication,
+            f"pickup/{name}",
+        )
+        by_name = {responder.name: responder for responder in responders}
+        state.levels = []
+        for level in policy.levels:
+            targets: list[Responder | RotationTarget] = []
+            for target in level.targets:
+                if target in self.calendars:
+                    targets.append(RotationTarget(self.calendars[target], by_name))
+                else:
+                    targets.append(by_name[target])
+            state.levels.append((level.delay, targets))
+        return state
+
+    # -- incidents --------------------------------------------------------------
+
+    def _incidents(
+        self, replication: int, policies: dict[str, PolicyState]
+    ) -> list[Incident]:
+        scenario = self.scenario
+        seed = scenario.seed
+        incidents: list[Incident] = []
+        for service_index, (service_name, service) in enumerate(
+            scenario.services.items()
+        ):
+            policy = policies[service.escalation]
+            clock = self.clocks[service.timezone]
+            for fault_index, fault in enumerate(service.faults):
+                name = f"{service_name}/{fault.name}"
+                starts = self._arrivals(fault, clock, stream(seed, replication, name))
+                if not len(starts):
+                    continue
+                draws = stream(seed, replication, f"lifecycle/{name}")
+                detected, detected_by = self._detection(fault, starts, draws)
+                diagnose = fault.diagnose.sample(draws, len(starts))
+                mitigate = fault.mitigate.sample(draws, len(starts))
+                resolve = fault.resolve.sample(draws, len(starts))
+                for i in range(len(starts)):
+                    incidents.append(
+                        Incident(
+                            index=0,
+                            service=service_index,
+                            fault=fault_index,
+                            start=float(starts[i]),
+                            detected=float(detected[i]),
+                            detected_by=detected_by[i],
+                            diagnose=float(diagnose[i]),
+                            mitigate=float(mitigate[i]),
+                            resolve=float(resolve[i]),
+                            policy=policy,
+                            high_urgency=fault.urgency == "high",
+                            runbook=fault.runbook,
+                        )
+                    )
+            incidents += self._false_alerts(
+                service_index, service.noise, policy, replication
+            )
+
+        incidents.sort(key=lambda incident: (incident.detected, incident.start))
+        for index, incident in enumerate(incidents):
+            incident.index = index
+        return incidents
+
+    def _arrivals(
+        self, fault: Fault, clock: LocalClock, rng: np.random.Generator
+    ) -> np.ndarray:
+        """Fault start times (seconds) over the horizon, by thinning when shaped."""
+        if fault.rate <= 0:
+            return np.empty(0)
+
+        intensity = _hour_of_week_intensity(fault)
+        peak = max(intensity)
+        count = rng.poisson(fault.rate * peak * self.horizon)
+        starts = np.sort(rng.uniform(0.0, self.horizon, count))
+        if peak == 1.0 and min(intensity) == 1.0:
+            return starts
+
+        slots = clock.slots_of_week((starts + self.base).tolist())
+        keep = rng.random(count) * peak < np.asarray(intensity)[slots]
+        return starts[keep]
+
+    def _detection(
+        self, fault: Fault, starts: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, list[str]]:
+        """When each fault is found, and by which alert rule or by a user report."""
+        count = len(starts)
+        signal = fault.detect.sample(rng, count)
+        report = fault.user_report or self.scenario.detection.user_report
+        found = report.sample(rng, count)
+        found_by = np.full(count, -1)
+
+        rules = self.scenario.detection.alerts
+        for rule_index, name in enumerate(fault.alerts):
+            rule = rules[name]
+            # A sample lands at the next scrape, the rule sees it at the next
+            # evaluation, and fires after staying true for its 'for' duration
+            # (counted in whole evaluations).
+            seen = signal + rng.uniform(0, rule.scrape_interval, count)
+            seen += rng.uniform(0, rule.evaluation_interval, count)
+            if rule.for_ > 0 and rule.evaluation_interval > 0:
+                steps = math.ceil(rule.for_ / rule.evaluation_interval)
+                seen += steps * rule.evaluation_interval
+            else:
+                seen += rule.for_
+            caught = rng.random(count) < rule.probability
+            earlier = caught & (seen < found)
+            found = np.where(earlier, seen, found)
+            found_by = np.where(earlier, rule_index, found_by)
+
+        names = ["user report", *fault.alerts]
+        return starts + found, [names[i + 1] for i in found_by.tolist()]
+
+    def _false_alerts(
+        self, service: int, noise: float, policy: PolicyState, replication: int
+    ) -> list[Incident]:
+        if noise <= 0:
+            return []
+
+        name = self.services[service]
+        rng = stream(self.scenario.seed, replication, f"noise/{name}")
+        count = rng.poisson(noise * self.horizon)
+        starts = np.sort(rng.uniform(0.0, self.horizon, count))
+        dismiss = self.scenario.detection.false_alert_dismiss.sample(rng, count)
+        return [
+            Incident(
+                index=0,
+                service=service,
+                fault=-1,
+                start=float(start),
+                detected=float(start),
+                detected_by="false alert",
+                diagnose=0.0,
+                mitigate=float(work),
+                resolve=0.0,
+                false_alarm=True,
+                policy=policy,
+            )
+            for start, work in zip(starts, dismiss, strict=True)
+        ]
+
+    # -- one replication ----------------------------------------------------------
+
+    def run(self, replication: int) -> ReplicationOutcome:
+        """Simulate one replication; the same number gives the same outcome."""
+        responders = self._responders(replication)
+        policies = self._policies(replication, responders)
+        incidents = self._incidents(replication, policies)
+        run = _Run(self, incidents)
+        run.go()
+        return ReplicationOutcome(replication, incidents, responders, run.events)
+
+
+class _Run:
+    """The event loop of one replication."""
+
+    def __init__(self, engine: Engine, incidents: list[Incident]) -> None:
+        self.env = simpy.Environment()
+        self.base = engine.base
+        self.buckets = engine._buckets
+        self.pending = list(reversed(incidents))
+        self.waiting: list[Incident] = []
+        self.feeder_scheduled = False
+        self.depth = 0
+        self.events = 0
+        self.handlers: list[Callable[[Incident, float], None]] = [
+            self._acknowledge,
+            self._escalate,
+            self._give_up,
+            self._mitigated,
+        ]
+        self.callbacks = [self._callback(handler) for handler in self.handlers]
+        self.ACKNOWLEDGE, self.ESCALATE, self.GIVE_UP, self.MITIGATED = range(4)
+
+    def go(self) -> None:
+        self._drain()
+        self.env.run()
+
+    # -- scheduling -------------------------------------------------------------
+
+    def _callback(
+        self, handler: Callable[[Incident, float], None]
+    ) -> Callable[[simpy.Event], None]:
+        def fire(event: simpy.Event) -> None:
+            self.events += 1
+            handler(event.value, self.env.now)
+            self._drain()
+
+        return fire
+
+    def _at(self, time: float, kind: int, incident: Incident) -> None:
+        """Run step ``kind`` at ``time``: now, if nothing can come before it."""
+        env = self.env
+        pending = self.pending
+        horizon = env.peek()
+        if pending and pending[-1].detected < horizon:
+            horizon = pending[-1].detected
+        if time < horizon and self.depth < MAX_INLINE_DEPTH:
+            self.depth += 1
+            self.handlers[kind](incident, time)
+            self.depth -= 1
+            return
+
+        delay = time - env.now
+        timeout = env.timeout(delay if delay > 0 else 0.0, incident)
+        timeout.callbacks.append(self.callbacks[kind])
+
+    def _drain(self) -> None:
+        """Detect every pending incident that no scheduled event precedes."""
+        if self.feeder_scheduled:
+            return
+        pending = self.pending
+        env = self.env
+        while pending:
+            incident = pending[-1]
+            if incident.detected < env.peek():
+                pending.pop()
+                self._page(incident, 0, 0, incident.detected)
+                continue
+            timeout = env.timeout(max(incident.detected - env.now, 0.0), incident)
+            timeout.callbacks.append(self._feed)
+            self.feeder_scheduled = True
+            return
+
+    def _feed(self, event: simpy.Event) -> None:
+        self.events += 1
+        self.feeder_scheduled = False
+        incident = self.pending.pop()
+        self._page(incident, 0, 0, self.env.now)
+        self._drain()
+
+    # -- paging -----------------------------------------------------------------
+
+    def _page(self, incident: Incident, level: int, loop: int, now: float) -> None:
+        """Page one level of the incident's escalation policy at ``now``."""
+        policy = incident.policy
+        levels = policy.levels
+        epoch = self.base + now
+
+        # A level with nobody on call is skipped at once.
+        while True:
+            delay, targets = levels[level]
+            people = _on_call(targets, epoch)
+            if people:
+                break
+            following = _next_level(policy, level, loop, incident.high_urgency)
+            if following is None:
+                self._at(now, 2, incident)
+                return
+            level, loop = following
+
+        if level > incident.level:
+            incident.level = level
+        level_end = now + delay if incident.high_urgency else INFINITY
+        best = incident.pending_ack
+        best_person = incident.pending_person
+        for person in people:
+            if person not in incident.eligible:
+                incident.eligible.append(person)
+            answer = self._notify(incident, person, now, level_end)
+            if answer < best:
+                best, best_person = answer, person
+
+        if best < level_end:
+            incident.pending_person = best_person
+            self._at(best, 0, incident)
+            return
+
+        incident.pending_ack, incident.pending_person = best, best_person
+        following = _next_level(policy, level, loop, incident.high_urgency)
+        if following is not None:
+            incident.next_level, incident.next_loop = following
+            incident.escalations += 1
+            self._at(level_end, 1, incident)
+        elif best < INFINITY:
+            self._at(best, 0, incident)
+        else:
+            self._at(now + delay, 2, incident)
+
+    def _notify(
+        self, incident: Incident, person: Responder, now: float, cutoff: float
+    ) -> float:
+        """Run a person's notification rules; return when they would acknowledge."""
+        answer = INFINITY
+        ignores = person.current is not None and person.escalate_when_busy
+        for after, channel in person.rules:
+            planned = now + after
+            if planned >= cutoff or planned >= answer:
+                break
+            if channel.failure and channel.uniform() < channel.failure:
+                continue
+            delivered = planned + channel.delay()
+            incident.notifications.append(
+                (person, planned, delivered, channel.interrupts)
+            )
+            if ignores:
+                continue
+            part = person.parts[person.clock.slot_of_week(self.base + delivered)]
+            miss = person.miss[part]
+            if miss and person.uniform() < miss:
+                continue
+            candidate = delivered + person.acknowledge[part]()
+            if candidate < answer:
+                answer = candidate
+        return answer
+
+    def _escalate(self, incident: Incident, now: float) -> None:
+        self._page(incident, incident.next_level, incident.next_loop, now)
+
+    def _give_up(self, incident: Incident, now: float) -> None:
+        """Nobody acknowledged: the first level's on-call notices it later."""
+        incident.exhausted = True
+        noticed = now + incident.policy.pickup()
+        epoch = self.base + noticed
+        for _, targets in incident.policy.levels:
+            people = _on_call(targets, epoch)
+            if people:
+                incident.pending_person = people[0]
+                break
+        else:
+            incident.pending_person = (
+                incident.eligible[0] if incident.eligible else None
+            )
+        if incident.pending_person is not None:
+            if incident.pending_person not in incident.eligible:
+                incident.eligible.append(incident.pending_person)
+        self._at(noticed, 0, incident)
+
+    # -- work ---------------------------------------------------------------------
+
+    def _acknowledge(self, incident: Incident, now: float) -> None:
+        person = incident.pending_person
+        incident.acknowledged = now
+        incident.acknowledged_by = person
+        self._count_interruptions(incident, now)
+        if person is None:
+            self._start_work(incident, None, now)
+            return
+
+        person.acknowledged += 1
+        incident.during_sleep = person.part_of_day(self.base + now) == SLEEPING
+        if person.current is None:
+            self._start_work(incident, person, now)
+            return
+        for other in incident.eligible:
+            if other.current is None:
+                self._start_work(incident, other, now)
+                return
+        self.waiting.append(incident)
+
+    def _count_interruptions(self, incident: Incident, acknowledged: float) -> None:
+        buckets = self.buckets
+        base = self.base
+        for person, planned, delivered, interrupts in incident.notifications:
+            if interrupts and planned < acknowledged:
+                bucket = buckets[person.clock.slot_of_week(base + delivered)]
+                person.interruptions[bucket] += 1
+
+    def _start_work(
+        self, incident: Incident, worker: Responder | None, now: float
+    ) -> None:
+        incident.work_started = now
+        incident.worker = worker
+        diagnose = incident.diagnose
+        if worker is None:
+            work = diagnose + incident.mitigate
+        else:
+            worker.current = incident
+            if incident.runbook:
+                diagnose *= worker.runbook_factor
+            work = (diagnose + incident.mitigate) / worker.speed
+        self._at(now + work, 3, incident)
+
+    def _mitigated(self, incident: Incident, now: float) -> None:
+        incident.mitigated = now
+        incident.resolved = now + incident.resolve
+        self._repage(incident)
+        worker = incident.worker
+        if worker is None:
+            return
+
+        worker.current = None
+        worker.worked += 1
+        worker.busy_seconds += now - incident.work_started
+        for position, waiting in enumerate(self.waiting):
+            if worker in waiting.eligible:
+                del self.waiting[position]
+                self._start_work(waiting, worker, now)
+                return
+
+    def _repage(self, incident: Incident) -> None:
+        """Count the re-notifications of an acknowledgement that timed out."""
+        timeout = incident.policy.ack_timeout
+        person = incident.acknowledged_by
+        if not timeout or person is None or not person.rules:
+            return
+        _, channel = person.rules[0]
+        if not channel.interrupts:
+            return
+        moment = incident.acknowledged + timeout
+        while moment < incident.resolved:
+            bucket = self.buckets[person.clock.slot_of_week(self.base + moment)]
+            person.interruptions[bucket] += 1
+            moment += timeout
+
+
+def _on_call(
+    targets: list[Responder | RotationTarget], epoch: float
+) -> list[Responder]:
+    people: list[Responder] = []
+    for target in targets:
+        if isinstance(target, Responder):
+            if target not in people:
+                people.append(target)
+            continue
+        person = target.calendar.person_at(epoch)
+        if person is not None:
+            responder = target.responders[person]
+            if responder not in people:
+                people.append(responder)
+    return people
+
+
+def _next_level(
+    policy: PolicyState, level: int, loop: int, high_urgency: bool
+) -> tuple[int, int] | None:
+    # Low-urgency incidents stay with the first level (as in PagerDuty).
+    if not high_urgency:
+        return None
+    if level + 1 < len(policy.levels):
+        return level + 1, loop
+    if loop < policy.repeat:
+        return 0, loop + 1
+    return None
+
+
+def _sampler(
+    spec: DistributionSpec, seed: int, replication: int, name: str
+) -> Callable[[], float]:
+    if spec.is_constant:
+        value = spec.fixed if spec.fixed is not None else spec.empirical[0]
+        return lambda: value
+    return Sampler(spec, stream(seed, replication, name))
+
+
+def _part_table(behaviour: Behaviour) -> list[int]:
+    sleeping = week_table(behaviour.sleeping_hours)
+    working = week_table(behaviour.working_hours)
+    return [
+        SLEEPING if sleeping[slot] else WORKING if working[slot] else EVENING
+        for slot in range(SLOTS_PER_WEEK)
+    ]
+
+
+def _hour_of_week_intensity(fault: Fault) -> list[float]:
+    """Relative arrival intensity per local quarter hour, averaging one."""
+    if not fault.hour_of_week:
+        return [1.0]
+    factors = []
+    for slot in range(SLOTS_PER_WEEK):
+        factor = 1.0
+        for window in fault.hour_of_week:
+            if window.contains(slot // 96, (slot % 96) * int(SLOT)):
+                factor = window.factor
+        factors.append(factor)
+    mean = sum(factors) / len(factors)
+    if mean == 0:
+        return [0.0] * SLOTS_PER_WEEK
+    return [factor / mean for factor in factors]

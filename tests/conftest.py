@@ -1,0 +1,71 @@
+"""Shared fixtures: small scenarios built in code, and the example files."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drillhall.simulator.scenario import Scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = ROOT / "scenarios"
+
+BASE: dict[str, Any] = {
+    "name": "test",
+    "start": "2027-01-04T00:00:00Z",
+    "horizon": "30d",
+    "replications": 2,
+    "seed": 1,
+    "channels": {"push": {}},
+    "people": {"ana": {}, "ben": {}, "cai": {}},
+    "behaviours": {
+        "default": {
+            "acknowledge": {"working": "0s"},
+            "miss": {"working": 0},
+        }
+    },
+    "teams": {
+        "ops": {
+            "rotations": {
+                "primary": {
+                    "layers": [{"type": "weekly", "members": ["ana", "ben", "cai"]}]
+                }
+            }
+        }
+    },
+    "escalation": {"main": {"levels": [{"targets": ["ops/primary"], "delay": "15m"}]}},
+    "detection": {"user_report": "0s"},
+    "services": {
+        "api": {
+            "team": "ops",
+            "escalation": "main",
+            "faults": [
+                {
+                    "name": "crash",
+                    "rate": "1/day",
+                    "diagnose": {"exponential": {"mean": "30m"}},
+                    "mitigate": "0s",
+                }
+            ],
+        }
+    },
+}
+
+
+def scenario_data(**changes: Any) -> dict[str, Any]:
+    """A copy of the base scenario with top-level keys replaced."""
+    data = copy.deepcopy(BASE)
+    data.update(copy.deepcopy(changes))
+    return data
+
+
+def build_scenario(**changes: Any) -> Scenario:
+    return Scenario.model_validate(scenario_data(**changes))
+
+
+@pytest.fixture
+def examples() -> list[Path]:
+    return sorted(SCENARIOS.glob("*.yaml"))
