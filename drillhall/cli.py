@@ -57,11 +57,15 @@ def main(verbose: int) -> None:
     "--workers", "-w", type=click.IntRange(min=1), help="Worker processes [all cores]."
 )
 @click.option(
-    "--json", "json_file", type=click.Path(dir_okay=False, path_type=Path),
+    "--json",
+    "json_file",
+    type=click.Path(dir_okay=False, path_type=Path),
     help="Write the prediction as JSON.",
 )
 @click.option(
-    "--records", "records_file", type=click.Path(dir_okay=False, path_type=Path),
+    "--records",
+    "records_file",
+    type=click.Path(dir_okay=False, path_type=Path),
     help="Write every incident's lifecycle record (.csv or .parquet).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No tables, no progress bar.")
@@ -106,7 +110,9 @@ def simulate(
 
 @main.command()
 @click.argument(
-    "scenario_files", nargs=-1, required=True,
+    "scenario_files",
+    nargs=-1,
+    required=True,
     type=click.Path(dir_okay=False, path_type=Path),
 )
 def validate(scenario_files: tuple[Path, ...]) -> None:

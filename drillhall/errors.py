@@ -38,7 +38,9 @@ class InputError(DrillhallError):
         where = [part for part in (self.source, self.line, self.column) if part]
         prefix = ":".join(str(part) for part in where)
         field = f"{self.field}: " if self.field else ""
-        return f"{prefix}: {field}{self.message}" if prefix else f"{field}{self.message}"
+        return (
+            f"{prefix}: {field}{self.message}" if prefix else f"{field}{self.message}"
+        )
 
 
 class ScenarioError(InputError):

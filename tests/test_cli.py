@@ -46,8 +46,17 @@ def test_same_seed_same_numbers_for_any_worker_count(tmp_path):
     for workers in ("1", "2"):
         out = tmp_path / f"w{workers}.json"
         result = drillhall(
-            "simulate", "scenarios/small-team-weekly.yaml", "-n", "3", "-s", "11",
-            "-w", workers, "--json", str(out), "-q",
+            "simulate",
+            "scenarios/small-team-weekly.yaml",
+            "-n",
+            "3",
+            "-s",
+            "11",
+            "-w",
+            workers,
+            "--json",
+            str(out),
+            "-q",
         )
         assert result.returncode == 0, result.stderr
         outputs.append(json.loads(out.read_text()))
@@ -55,8 +64,15 @@ def test_same_seed_same_numbers_for_any_worker_count(tmp_path):
 
     other = tmp_path / "other.json"
     drillhall(
-        "simulate", "scenarios/small-team-weekly.yaml", "-n", "3", "-s", "12",
-        "-q", "--json", str(other),
+        "simulate",
+        "scenarios/small-team-weekly.yaml",
+        "-n",
+        "3",
+        "-s",
+        "12",
+        "-q",
+        "--json",
+        str(other),
     )
     assert json.loads(other.read_text())["durations"] != outputs[0]["durations"]
 
@@ -65,8 +81,13 @@ def test_records_as_csv_and_parquet(tmp_path):
     csv_file, parquet_file = tmp_path / "r.csv", tmp_path / "r.parquet"
     for file in (csv_file, parquet_file):
         result = drillhall(
-            "simulate", "scenarios/small-team-weekly.yaml", "-n", "2", "-q",
-            "--records", str(file),
+            "simulate",
+            "scenarios/small-team-weekly.yaml",
+            "-n",
+            "2",
+            "-q",
+            "--records",
+            str(file),
         )
         assert result.returncode == 0, result.stderr
 
@@ -83,9 +104,11 @@ def test_records_as_csv_and_parquet(tmp_path):
 
 def test_bad_scenario_exits_2_with_one_line_and_no_traceback(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text((SCENARIOS / "small-team-weekly.yaml").read_text().replace(
-        "delay: 15m}", "delay: soon}", 1
-    ))
+    bad.write_text(
+        (SCENARIOS / "small-team-weekly.yaml")
+        .read_text()
+        .replace("delay: 15m}", "delay: soon}", 1)
+    )
     for command in ("simulate", "validate"):
         result = drillhall(command, str(bad))
         assert result.returncode == 2
@@ -104,8 +127,12 @@ def test_bad_flags_and_files(tmp_path):
     assert "missing.yaml: no such file" in result.stderr
 
     result = drillhall(
-        "simulate", "scenarios/small-team-weekly.yaml", "-n", "1",
-        "--records", str(tmp_path / "r.xlsx"),
+        "simulate",
+        "scenarios/small-team-weekly.yaml",
+        "-n",
+        "1",
+        "--records",
+        str(tmp_path / "r.xlsx"),
     )
     assert result.returncode == 2
     assert "--records" in result.stderr and "*.csv or *.parquet" in result.stderr

@@ -12,7 +12,7 @@ from drillhall.simulator.lifecycle import PHASE_NAMES
 from drillhall.simulator.statistics import Estimate
 from drillhall.simulator.summary import Prediction
 
-WAIT_NAME = "wait for a free responder"
+WAIT_NAME = "for a free responder"
 
 
 def render_prediction(prediction: Prediction, console: Console) -> None:
@@ -41,14 +41,14 @@ def _headline(prediction: Prediction) -> str:
 
 def _durations(prediction: Prediction) -> Table:
     table = Table(title="Lifecycle durations (pooled over all incidents)")
-    table.add_column("phase")
+    table.add_column("phase", max_width=24)
     for statistic in ("mean", "median", "p90", "p99"):
         table.add_column(statistic, justify="right")
 
     names = {**PHASE_NAMES, "wait": WAIT_NAME}
     for phase, estimates in prediction.durations.items():
         table.add_row(
-            f"{phase.upper() if phase != 'wait' else 'wait'} ({names[phase]})",
+            f"{phase.upper()}: {names[phase]}",
             *(_duration(estimates[key]) for key in ("mean", "median", "p90", "p99")),
         )
     return table
@@ -70,7 +70,7 @@ def _escalation(prediction: Prediction) -> Table:
                 _percent(level["reached"]),
                 _percent(level["escalated"]),
             )
-        table.add_row("", "", "none acked", _percent(policy["exhausted"]), "")
+        table.add_row("", "", "nobody", _percent(policy["exhausted"]), "")
     return table
 
 
@@ -83,8 +83,7 @@ def _load(prediction: Prediction) -> Table:
     table.add_column("off hours", justify="right")
     table.add_column("sleep", justify="right")
     table.add_column("per shift", justify="right")
-    table.add_column("acks/week", justify="right")
-    table.add_column("hours worked/week", justify="right")
+    table.add_column("work h/week", justify="right")
     for person, load in prediction.load.items():
         table.add_row(
             person,
@@ -93,10 +92,9 @@ def _load(prediction: Prediction) -> Table:
             _number(load.by_shift_type["business"], interval=False),
             _number(load.by_shift_type["off_hours"], interval=False),
             _number(load.by_shift_type["sleep"], interval=False),
-            "-" if math.isnan(load.interruptions_per_shift) else (
-                f"{load.interruptions_per_shift:.1f}"
-            ),
-            _number(load.acknowledged_per_week, interval=False),
+            "-"
+            if math.isnan(load.interruptions_per_shift)
+            else (f"{load.interruptions_per_shift:.1f}"),
             _number(load.hours_worked_per_week, interval=False),
         )
     return table
@@ -127,19 +125,14 @@ def _slo(prediction: Prediction) -> Table:
 def _duration(estimate: Estimate) -> str:
     if math.isnan(estimate.value):
         return "-"
-    return (
-        f"{format_duration(estimate.value)} "
-        f"[dim][{format_duration(estimate.low)}–{format_duration(estimate.high)}][/dim]"
-    )
+    low, high = format_duration(estimate.low), format_duration(estimate.high)
+    return f"{format_duration(estimate.value)}\n[dim]{low}–{high}[/dim]"
 
 
 def _percent(estimate: Estimate) -> str:
     if math.isnan(estimate.value):
         return "-"
-    return (
-        f"{estimate.value:.1%} "
-        f"[dim][{estimate.low:.1%}–{estimate.high:.1%}][/dim]"
-    )
+    return f"{estimate.value:.1%} [dim][{estimate.low:.1%}–{estimate.high:.1%}][/dim]"
 
 
 def _number(estimate: Estimate, interval: bool = True) -> str:
@@ -147,4 +140,4 @@ def _number(estimate: Estimate, interval: bool = True) -> str:
         return "-"
     if not interval or math.isnan(estimate.low):
         return f"{estimate.value:.2f}"
-    return f"{estimate.value:.2f} [dim][{estimate.low:.2f}–{estimate.high:.2f}][/dim]"
+    return f"{estimate.value:.2f}\n[dim]{estimate.low:.2f}–{estimate.high:.2f}[/dim]"

@@ -620,7 +620,7 @@ class _Run:
         buckets = self.buckets
         base = self.base
         for person, planned, delivered, interrupts in incident.notifications:
-            if interrupts and planned < acknowledged:
+            if interrupts and planned <= acknowledged:
                 bucket = buckets[person.clock.slot_of_week(base + delivered)]
                 person.interruptions[bucket] += 1
 

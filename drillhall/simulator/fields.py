@@ -138,7 +138,9 @@ Availability = Annotated[
 
 def _time_zone(value: Any) -> str:
     if not isinstance(value, str):
-        raise ValueError(f"expected an IANA time zone like 'Europe/Berlin', got {value!r}")
+        raise ValueError(
+            f"expected an IANA time zone like 'Europe/Berlin', got {value!r}"
+        )
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
@@ -166,7 +168,9 @@ TimeOfDay = Annotated[
 def _weekdays(value: Any) -> tuple[int, ...]:
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list | tuple) or not items:
-        raise ValueError(f"expected weekdays like [mon, tue] or 'mon-fri', got {value!r}")
+        raise ValueError(
+            f"expected weekdays like [mon, tue] or 'mon-fri', got {value!r}"
+        )
 
     days: list[int] = []
     for item in items:

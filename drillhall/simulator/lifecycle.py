@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import datetime
+from itertools import pairwise
 
 PHASES = ("ttd", "tta", "ttm", "ttr")
 PHASE_NAMES = {
@@ -70,7 +71,7 @@ class LifecycleRecord:
         if self.work_started is not None:
             steps.append(("work_started", self.work_started))
         steps += [("mitigated", self.mitigated), ("resolved", self.resolved)]
-        for (earlier, first), (later, second) in zip(steps, steps[1:], strict=False):
+        for (earlier, first), (later, second) in pairwise(steps):
             if second < first:
                 raise ValueError(f"{later} ({second}) comes before {earlier} ({first})")
 

@@ -72,7 +72,10 @@ class PositionedYaml:
                     raise self._error(key_node, path, "mapping keys must be plain text")
                 if key in mapping:
                     raise self._error(key_node, path, f"duplicate key {key!r}")
-                position = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                position = (
+                    key_node.start_mark.line + 1,
+                    key_node.start_mark.column + 1,
+                )
                 self.keys[(*path, key)] = position
                 mapping[key] = self._build(loader, value_node, (*path, key))
             return mapping
@@ -101,14 +104,17 @@ class PositionedYaml:
         for length in range(len(path), -1, -1):
             prefix = path[:length]
             if prefix in self.values:
-                if length < len(path) and prefix + path[length : length + 1] in self.keys:
+                if (
+                    length < len(path)
+                    and prefix + path[length : length + 1] in self.keys
+                ):
                     return self.keys[prefix + path[length : length + 1]]
                 return self.values[prefix]
         return None
 
 
 def format_path(path: Path) -> str:
-    """``('escalation', 'p', 'levels', 1, 'delay')`` as ``escalation.p.levels[1].delay``."""
+    """A path as users read it: ``escalation.p.levels[1].delay``."""
     text = ""
     for part in path:
         if isinstance(part, int):
@@ -150,7 +156,8 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
         ) from None
 
     problems = [
-        _located(document, path, message) for path, message in check_references(scenario)
+        _located(document, path, message)
+        for path, message in check_references(scenario)
     ]
     if problems:
         raise ScenarioErrors(problems)

@@ -71,7 +71,8 @@ class RecordWriter:
         import pyarrow.parquet as pq
 
         columns = {
-            name: [getattr(record, name) for record in records] for name in RECORD_FIELDS
+            name: [getattr(record, name) for record in records]
+            for name in RECORD_FIELDS
         }
         table = pa.table(columns, schema=_parquet_schema())
         if self._parquet is None:

@@ -151,11 +151,15 @@ def _budget_burn(engine: Engine, incidents: list[Incident]) -> dict[str, list[fl
             allowed * (min(horizon, (i + 1) * window) - i * window)
             for i in range(windows)
         ]
-        burn[name] = [spent / budget for spent, budget in zip(bad, budgets, strict=True)]
+        burn[name] = [
+            spent / budget for spent, budget in zip(bad, budgets, strict=True)
+        ]
     return burn
 
 
-def lifecycle_records(engine: Engine, outcome: ReplicationOutcome) -> list[LifecycleRecord]:
+def lifecycle_records(
+    engine: Engine, outcome: ReplicationOutcome
+) -> list[LifecycleRecord]:
     """The lifecycle record of every incident, false alerts included."""
     base = engine.base
     scenario = engine.scenario

@@ -7,7 +7,7 @@ availability as a fraction). ``check_references`` finds names that point nowhere
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime, time
 from typing import Literal
 
@@ -294,12 +294,10 @@ def check_references(scenario: Scenario) -> Iterator[tuple[Path, str]]:
 
     yield from _check_rules(scenario, ("notify",), scenario.notify)
     for name, person in scenario.people.items():
-        if person.behaviour != "default" and person.behaviour not in scenario.behaviours:
-            yield (
-                ("people", name, "behaviour"),
-                f"unknown behaviour {person.behaviour!r}; declared: "
-                f"{_names(scenario.behaviours)}",
-            )
+        known = {"default", *scenario.behaviours}
+        if person.behaviour not in known:
+            at = ("people", name, "behaviour")
+            yield at, _unknown("behaviour", person.behaviour, known)
         if person.notify is not None:
             yield from _check_rules(scenario, ("people", name, "notify"), person.notify)
 
@@ -309,49 +307,39 @@ def check_references(scenario: Scenario) -> Iterator[tuple[Path, str]]:
             for index, layer in enumerate(rotation.layers):
                 for position, member in enumerate(layer.members):
                     if member not in people:
-                        yield (
-                            (*at, "layers", index, "members", position),
-                            f"unknown person {member!r}; declare them under 'people'",
-                        )
+                        where = (*at, "layers", index, "members", position)
+                        yield where, _unknown("person", member, people)
             for index, override in enumerate(rotation.overrides):
                 if override.person not in people:
-                    yield (
-                        (*at, "overrides", index, "person"),
-                        f"unknown person {override.person!r}; declare them under "
-                        "'people'",
-                    )
+                    where = (*at, "overrides", index, "person")
+                    yield where, _unknown("person", override.person, people)
 
+    targets = sorted(rotations) + sorted(people)
     for policy_name, policy in scenario.escalation.items():
         for index, level in enumerate(policy.levels):
             for position, target in enumerate(level.targets):
                 if target not in rotations and target not in people:
-                    yield (
-                        ("escalation", policy_name, "levels", index, "targets", position),
-                        f"unknown target {target!r}: expected 'team/rotation' (one of "
-                        f"{sorted(rotations)}) or a person's name",
-                    )
+                    where = ("escalation", policy_name, "levels", index)
+                    message = _unknown("target", target, targets)
+                    message += " (a target is 'team/rotation' or a person's name)"
+                    yield (*where, "targets", position), message
 
     for service_name, service in scenario.services.items():
         at = ("services", service_name)
         if service.team not in scenario.teams:
-            yield (
-                (*at, "team"),
-                f"unknown team {service.team!r}; declared: {_names(scenario.teams)}",
-            )
+            yield (*at, "team"), _unknown("team", service.team, scenario.teams)
         if service.escalation not in scenario.escalation:
-            yield (
-                (*at, "escalation"),
-                f"unknown escalation policy {service.escalation!r}; declared: "
-                f"{_names(scenario.escalation)}",
+            message = _unknown(
+                "escalation policy", service.escalation, scenario.escalation
             )
+            yield (*at, "escalation"), message
         for index, fault in enumerate(service.faults):
             for position, alert in enumerate(fault.alerts):
                 if alert not in scenario.detection.alerts:
-                    yield (
-                        (*at, "faults", index, "alerts", position),
-                        f"unknown alert rule {alert!r}; declare it under "
-                        "'detection.alerts'",
-                    )
+                    where = (*at, "faults", index, "alerts", position)
+                    declared = scenario.detection.alerts
+                    message = _unknown("alert rule", alert, declared)
+                    yield where, message + " under detection.alerts"
 
 
 def _check_rules(
@@ -359,12 +347,10 @@ def _check_rules(
 ) -> Iterator[tuple[Path, str]]:
     for index, rule in enumerate(rules):
         if rule.channel not in scenario.channels:
-            yield (
-                (*at, index, "channel"),
-                f"unknown channel {rule.channel!r}; declared: "
-                f"{_names(scenario.channels)}",
-            )
+            message = _unknown("channel", rule.channel, scenario.channels)
+            yield (*at, index, "channel"), message
 
 
-def _names(mapping: dict[str, object]) -> str:
-    return ", ".join(sorted(mapping)) or "none"
+def _unknown(kind: str, name: str, declared: Iterable[str]) -> str:
+    names = ", ".join(sorted(declared)) or "none"
+    return f"unknown {kind} {name!r}; declared: {names}"

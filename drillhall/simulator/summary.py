@@ -128,8 +128,7 @@ class MonteCarloSummary:
         total = int(sum(self.incidents))
         rng = stream(scenario.seed, 0, BOOTSTRAP_STREAM)
         durations = {
-            name: summarize_durations(self.histograms[name], rng)
-            for name in DURATIONS
+            name: summarize_durations(self.histograms[name], rng) for name in DURATIONS
         }
         return Prediction(
             scenario=scenario.name,
@@ -236,7 +235,9 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Estimate):
         return value.to_dict()
     if hasattr(value, "__dataclass_fields__"):
-        return {name: _plain(getattr(value, name)) for name in value.__dataclass_fields__}
+        return {
+            name: _plain(getattr(value, name)) for name in value.__dataclass_fields__
+        }
     if isinstance(value, dict):
         return {str(key): _plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple):

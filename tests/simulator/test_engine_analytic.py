@@ -100,7 +100,10 @@ def test_one_level_escalates_with_exponential_tail():
     incidents = run_incidents(scenario, replications=2)
     escalated = np.mean([incident.level >= 1 for incident in incidents])
     within = np.mean(
-        [incident.acknowledged - incident.detected <= delay * 60 for incident in incidents]
+        [
+            incident.acknowledged - incident.detected <= delay * 60
+            for incident in incidents
+        ]
     )
 
     expected_within = 1 - math.exp(-delay / mean_ack)

@@ -275,12 +275,22 @@ STAND_INS = ["sub", "tmp"]
 EARLIEST = datetime(2023, 1, 1)
 LATEST = datetime(2026, 12, 31)
 
-times_of_day = st.builds(time, st.integers(0, 23), st.sampled_from([0, 15, 30]))
+# Daylight-saving changes happen around midnight and in the small hours: draw those
+# hours often, so that window edges and hand-offs fall into skipped or repeated time.
+hours = st.one_of(st.sampled_from([23, 0, 1, 2, 3]), st.integers(0, 23))
+times_of_day = st.builds(time, hours, st.sampled_from([0, 15, 30, 45]))
 clock_readings = times_of_day.map(lambda moment: moment.strftime("%H:%M"))
 local_datetimes = st.datetimes(EARLIEST, LATEST).map(
     lambda moment: moment.replace(second=0, microsecond=0)
 )
 instants = st.datetimes(EARLIEST, LATEST, timezones=st.just(UTC))
+change_seasons = st.builds(
+    datetime,
+    st.integers(EARLIEST.year, LATEST.year - 1),
+    st.sampled_from([3, 4, 9, 10, 11]),
+    st.integers(1, 28),
+    tzinfo=st.just(UTC),
+)
 
 
 @st.composite
@@ -387,7 +397,11 @@ def test_inside_an_override_its_person_is_on_call(
 
 @fast
 @given(
-    rotations, anchors, instants, st.integers(1, 120), st.lists(instants, max_size=8)
+    rotations,
+    anchors,
+    instants | change_seasons,
+    st.integers(1, 120),
+    st.lists(instants, max_size=8),
 )
 def test_calendar_agrees_with_on_call_at_and_tiles_its_horizon(
     schedule: Rotation,
