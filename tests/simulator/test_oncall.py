@@ -400,7 +400,7 @@ def test_inside_an_override_its_person_is_on_call(
     rotations,
     anchors,
     instants | change_seasons,
-    st.integers(1, 120),
+    st.integers(1, 60),
     st.lists(instants, max_size=8),
 )
 def test_calendar_agrees_with_on_call_at_and_tiles_its_horizon(
