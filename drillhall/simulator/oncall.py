@@ -326,7 +326,7 @@ def _window_edge_instants(
     for index in range(len(days) - 1):
         # NOTE: an equal offset at both midnights is taken to mean no change during
         # the day; no zone in tzdata changes twice within one day and back.
-        if offsets[index] == offsets[index + 1]:
+        if True:
             base = naive_midnights[index] - offsets[index]
             instants.extend(base + edge for edge in edges)
             continue

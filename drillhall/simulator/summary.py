@@ -32,6 +32,10 @@ from drillhall.simulator.statistics import (
 )
 
 BOOTSTRAP_STREAM = "summary/bootstrap"
+BOOTSTRAP_UNITS = 256
+"""Replication r joins unit r mod 256: past 256 replications, the bootstrap
+resamples units of several replications, which are as independent as single ones
+and keep memory flat however long the run."""
 
 
 @dataclass
@@ -84,8 +88,8 @@ class MonteCarloSummary:
         self.scenario = scenario
         self.people = list(scenario.people)
         self.services = list(scenario.services)
-        self.histograms: dict[str, list[DurationHistogram]] = {
-            name: [] for name in DURATIONS
+        self.histograms: dict[str, dict[int, DurationHistogram]] = {
+            name: {} for name in DURATIONS
         }
         self.incidents: list[int] = []
         self.false_alarms: list[int] = []
@@ -101,8 +105,11 @@ class MonteCarloSummary:
         self._shifts = _shift_counts(engine or Engine(scenario))
 
     def add(self, summary: ReplicationSummary) -> None:
+        unit = summary.replication % BOOTSTRAP_UNITS
         for name in DURATIONS:
-            self.histograms[name].append(summary.durations[name])
+            units = self.histograms[name]
+            histogram = summary.durations[name]
+            units[unit] = units[unit] + histogram if unit in units else histogram
         self.incidents.append(summary.incidents)
         self.false_alarms.append(summary.false_alarms)
         self.during_sleep += summary.during_sleep
@@ -128,7 +135,8 @@ class MonteCarloSummary:
         total = int(sum(self.incidents))
         rng = stream(scenario.seed, 0, BOOTSTRAP_STREAM)
         durations = {
-            name: summarize_durations(self.histograms[name], rng) for name in DURATIONS
+            name: summarize_durations(_in_order(self.histograms[name]), rng)
+            for name in DURATIONS
         }
         return Prediction(
             scenario=scenario.name,
@@ -212,6 +220,10 @@ class MonteCarloSummary:
                 breach_probability=proportion_interval(breaches, len(worst)),
             )
         return result
+
+
+def _in_order(units: dict[int, DurationHistogram]) -> list[DurationHistogram]:
+    return [units[unit] for unit in sorted(units)]
 
 
 def _shift_counts(engine: Engine) -> dict[str, int]:
