@@ -189,6 +189,11 @@ class Engine:
         self.person_index = {name: i for i, name in enumerate(self.people)}
         self.services = list(scenario.services)
         self._buckets = interruption_table()
+        self._intensity = {
+            (service, fault.name): _hour_of_week_intensity(fault)
+            for service, declared in scenario.services.items()
+            for fault in declared.faults
+        }
         self._part_tables = {
             name: _part_table(scenario.behaviour_of(name)) for name in self.people
         }
@@ -296,7 +301,9 @@ class Engine:
             clock = self.clocks[service.timezone]
             for fault_index, fault in enumerate(service.faults):
                 name = f"{service_name}/{fault.name}"
-                starts = self._arrivals(fault, clock, stream(seed, replication, name))
+                intensity = self._intensity[service_name, fault.name]
+                rng = stream(seed, replication, name)
+                starts = self._arrivals(fault.rate, intensity, clock, rng)
                 if not len(starts):
                     continue
                 draws = stream(seed, replication, f"lifecycle/{name}")
@@ -331,15 +338,18 @@ class Engine:
         return incidents
 
     def _arrivals(
-        self, fault: Fault, clock: LocalClock, rng: np.random.Generator
+        self,
+        rate: float,
+        intensity: list[float],
+        clock: LocalClock,
+        rng: np.random.Generator,
     ) -> np.ndarray:
         """Fault start times (seconds) over the horizon, by thinning when shaped."""
-        if fault.rate <= 0:
+        if rate <= 0:
             return np.empty(0)
 
-        intensity = _hour_of_week_intensity(fault)
         peak = max(intensity)
-        count = rng.poisson(fault.rate * peak * self.horizon)
+        count = rng.poisson(rate * peak * self.horizon)
         starts = np.sort(rng.uniform(0.0, self.horizon, count))
         if peak == 1.0 and min(intensity) == 1.0:
             return starts

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -78,6 +79,8 @@ _worker_keeps_records = False
 
 def _start_worker(scenario: Scenario, keep_records: bool) -> None:
     global _worker_engine, _worker_keeps_records
+    # Ctrl-C is the parent's to handle: it stops the pool and reports once.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker_engine = Engine(scenario)
     _worker_keeps_records = keep_records
 
