@@ -143,7 +143,11 @@ def on_call_at(rotation: Rotation, instant: datetime, anchor: date) -> str | Non
 
 
 class OnCallCalendar:
-    """A rotation compiled over ``[begin, end)`` into segments of one person each."""
+    """A rotation compiled over ``[begin, end)`` into segments of one person each.
+
+    Build one with ``compile``. A stretch that runs across ``begin`` or ``end`` is
+    cut there; instants outside the horizon are answered the slow way.
+    """
 
     __slots__ = ("_begin", "_end", "_persons", "_plan", "_shift_counts", "_starts")
 
@@ -292,6 +296,7 @@ def _change_instants(plan: _RotationPlan, begin: float, end: float) -> list[floa
             candidates.add(instant)
             turn += 1
 
+    # The weekly tables hold every window edge (and each midnight) of every layer.
     edges = sorted(
         {point % 86400 for layer in plan.layers for point in layer.week_points}
     )
@@ -326,7 +331,7 @@ def _window_edge_instants(
     for index in range(len(days) - 1):
         # NOTE: an equal offset at both midnights is taken to mean no change during
         # the day; no zone in tzdata changes twice within one day and back.
-        if True:
+        if offsets[index] == offsets[index + 1]:
             base = naive_midnights[index] - offsets[index]
             instants.extend(base + edge for edge in edges)
             continue
