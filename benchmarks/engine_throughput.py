@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import statistics
 import sys
 import time
@@ -28,11 +29,11 @@ from pathlib import Path
 import numpy as np
 import simpy
 from plain_simpy import (
+    Outcome,
     PlainModel,
-    engine_rows,
     format_comparison,
     lifecycle_means,
-    plain_rows,
+    lifecycle_rows,
 )
 
 from drillhall.simulator.engine import Engine
@@ -42,17 +43,19 @@ from drillhall.simulator.scenario import Scenario
 
 SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "follow-the-sun.yaml"
 REPETITIONS = 3
+COMPARED = 100
 
 
 @dataclass
 class Trial:
     """One timed repetition: how much was simulated and how long it took."""
 
+    replications: int
     incidents: int
     events: int | None
     seconds: float
+    cpu_seconds: float
     first_result: float
-    outcomes: list[object]
 
 
 @dataclass
@@ -67,8 +70,20 @@ class Figure:
         return statistics.median(t.incidents / t.seconds for t in self.trials)
 
     @property
+    def after_first_per_second(self) -> float:
+        """Incidents per second once the first replication came back."""
+        return statistics.median(
+            t.incidents * (1 - 1 / t.replications) / (t.seconds - t.first_result)
+            for t in self.trials
+        )
+
+    @property
     def seconds(self) -> float:
         return statistics.median(trial.seconds for trial in self.trials)
+
+    @property
+    def cores_used(self) -> float:
+        return statistics.median(t.cpu_seconds / t.seconds for t in self.trials)
 
     @property
     def first_result(self) -> float:
@@ -83,22 +98,30 @@ class Figure:
 Runner = Callable[[], Trial]
 
 
-def time_outcomes(run_one: Callable[[int], object], replications: int) -> Trial:
+def time_outcomes(run_one: Callable[[int], Outcome], replications: int) -> Trial:
     """Time ``run_one`` over the replications; count incidents and events."""
+    # NOTE: outcomes are dropped as they come: keeping 200 replications' incidents
+    # alive made the garbage collector's full passes cost a quarter of the time.
+    incidents = events = 0
+    first_result = 0.0
+    cpu = cpu_seconds()
     began = time.perf_counter()
-    first = run_one(0)
-    first_result = time.perf_counter() - began
-    outcomes = [first, *(run_one(r) for r in range(1, replications))]
+    for replication in range(replications):
+        outcome = run_one(replication)
+        incidents += len(outcome.incidents)
+        events += outcome.events
+        if not replication:
+            first_result = time.perf_counter() - began
     seconds = time.perf_counter() - began
-
-    incidents = sum(len(outcome.incidents) for outcome in outcomes)  # type: ignore[attr-defined]
-    events = sum(outcome.events for outcome in outcomes)  # type: ignore[attr-defined]
-    return Trial(incidents, events, seconds, first_result, outcomes)
+    return Trial(
+        replications, incidents, events, seconds, cpu_seconds() - cpu, first_result
+    )
 
 
 def time_monte_carlo(scenario: Scenario, replications: int, workers: int) -> Trial:
     """Time ``run_replications`` from the call to the last summary."""
     settings = RunSettings(replications=replications, workers=workers)
+    cpu = cpu_seconds()
     began = time.perf_counter()
     summaries = run_replications(scenario, settings)
     first = next(summaries)
@@ -106,8 +129,20 @@ def time_monte_carlo(scenario: Scenario, replications: int, workers: int) -> Tri
     rest = list(summaries)
     seconds = time.perf_counter() - began
 
+    # Exhausting the generator closed the pool, so the workers' time is counted.
     incidents = sum(s.incidents + s.false_alarms for s in [first, *rest])
-    return Trial(incidents, None, seconds, first_result, [])
+    return Trial(
+        replications, incidents, None, seconds, cpu_seconds() - cpu, first_result
+    )
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished child processes."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
 
 
 def runners(scenario: Scenario, replications: int) -> dict[str, Runner]:
@@ -135,61 +170,73 @@ def measure(ways: dict[str, Runner], repetitions: int) -> list[Figure]:
         for figure, run in zip(figures, ways.values(), strict=True):
             print(f"  repetition {repetition + 1}: {figure.label}", file=sys.stderr)
             figure.trials.append(run())
-            # Only the last repetition's outcomes are kept, for the comparison.
-            if repetition + 1 < repetitions:
-                figure.trials[-1].outcomes = []
     return figures
 
 
 def header(scenario: Scenario, replications: int, repetitions: int) -> str:
-    cores = os.cpu_count()
+    machine = (
+        f"{date.today()}, {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, SimPy {simpy.__version__}, "
+        f"numpy {np.__version__}"
+    )
     return f"""\
 drillhall engine throughput: {scenario.name}, {replications} replications
 of {scenario.horizon / 86400:g} days each, median of {repetitions} repetitions
-{date.today()}, {platform.machine()}, {cores} cores, Python {platform.python_version()}, \
-SimPy {simpy.__version__}, numpy {np.__version__}
+{machine}
 
 incidents/s: incidents simulated (false alerts included) per second of wall time.
 events/incident: SimPy events processed per incident ('-' where not counted).
 (a) and (b) build their model once, outside the timing; (c) times the whole call,
 including building the engine, starting worker processes and summarizing each
 replication, as 'drillhall simulate' does. 'first result' is the time until the
-first replication came back: for 2 workers, mostly process start-up.
+first replication came back: for 2 workers, mostly process start-up. 'cores' is
+CPU time over wall time: near 2 for 2 workers on an idle machine, lower when other
+programs share the cores.
 """
 
 
 def table(figures: Sequence[Figure]) -> str:
-    lines = [
+    heading = (
         f"{'':<34}{'incidents/s':>12}{'events/incident':>17}"
-        f"{'seconds':>9}{'first result':>14}"
-    ]
+        f"{'seconds':>9}{'first result':>14}{'cores':>7}"
+    )
+    lines = [heading]
     for figure in figures:
         events = figure.events_per_incident
         shown = "-" if events is None else f"{events:.2f}"
         lines.append(
             f"{figure.label:<34}{figure.incidents_per_second:>12,.0f}{shown:>17}"
             f"{figure.seconds:>9.2f}{figure.first_result:>13.2f}s"
+            f"{figure.cores_used:>7.2f}"
         )
     return "\n".join(lines)
 
 
 def ratios(figures: Sequence[Figure]) -> str:
     plain, engine, one, two = (figure.incidents_per_second for figure in figures)
-    return "\n".join(
-        [
-            f"engine / plain SimPy, incidents/s, (b) / (a):      {engine / plain:6.2f}x",
-            f"2 workers / 1 worker, incidents/s, (c):            {two / one:6.2f}x",
-            f"run_replications 1 worker / Engine.run, (c) / (b): {one / engine:6.2f}x",
-        ]
-    )
+    one_after, two_after = (figure.after_first_per_second for figure in figures[2:])
+    named = [
+        ("engine / plain SimPy, (b) / (a)", engine / plain),
+        ("2 workers / 1 worker, (c)", two / one),
+        ("2 workers / 1 worker, (c), after the first result", two_after / one_after),
+        ("run_replications 1 worker / Engine.run, (c) / (b)", one / engine),
+    ]
+    lines = ["Ratios of incidents/s"]
+    lines += [f"  {name:<52}{value:6.2f}x" for name, value in named]
+    return "\n".join(lines)
 
 
-def comparison(figures: Sequence[Figure]) -> str:
-    plain = lifecycle_means(plain_rows(figures[0].trials[-1].outcomes))  # type: ignore[arg-type]
-    engine = lifecycle_means(engine_rows(figures[1].trials[-1].outcomes))
+def comparison(scenario: Scenario, replications: int) -> str:
+    """Both models' mean lifecycle times over the same replication numbers."""
+    # An untimed pass of its own: the timed loops keep no outcomes.
+    plain, engine = PlainModel(scenario), Engine(scenario)
+    numbers = range(replications)
+    plain_means = lifecycle_means(lifecycle_rows(plain.run(r) for r in numbers))
+    engine_means = lifecycle_means(lifecycle_rows(engine.run(r) for r in numbers))
     return (
-        "Same process, two models: mean times of real incidents, last repetition\n"
-        + format_comparison(plain, engine)
+        f"Same process, two models: mean times of real incidents over "
+        f"{replications} replications (untimed)\n"
+        + format_comparison(plain_means, engine_means)
     )
 
 
@@ -199,17 +246,29 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--replications", type=int, default=200, help="simulated years per run"
     )
     parser.add_argument("--repetitions", type=int, default=REPETITIONS)
+    parser.add_argument(
+        "--compare",
+        type=int,
+        default=COMPARED,
+        help="replications for the comparison of mean times (0: skip it)",
+    )
     arguments = parser.parse_args(argv)
     scenario = load_scenario(str(SCENARIO))
 
+    load_before = os.getloadavg()[0]
     figures = measure(runners(scenario, arguments.replications), arguments.repetitions)
+    load_after = os.getloadavg()[0]
 
     print(header(scenario, arguments.replications, arguments.repetitions))
+    print(f"load average (1 min): {load_before:.2f} before, {load_after:.2f} after")
+    print("(other work on the machine lowers every figure, the 2-worker one most)")
+    print()
     print(table(figures))
     print()
     print(ratios(figures))
-    print()
-    print(comparison(figures))
+    if arguments.compare:
+        print()
+        print(comparison(scenario, arguments.compare))
 
 
 if __name__ == "__main__":

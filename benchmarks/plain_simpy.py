@@ -24,17 +24,18 @@ import math
 import random
 import statistics
 import time
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Protocol
 
 import simpy
 
 from drillhall.simulator.distributions import DistributionSpec
-from drillhall.simulator.durations import DAY, MINUTE
+from drillhall.simulator.durations import MINUTE
 from drillhall.simulator.engine import Engine
-from drillhall.simulator.localtime import SLOT, SLOTS_PER_WEEK, LocalClock, week_table
 from drillhall.simulator.loader import load_scenario
+from drillhall.simulator.localtime import SLOT, SLOTS_PER_WEEK, LocalClock, week_table
 from drillhall.simulator.oncall import OnCallCalendar
 from drillhall.simulator.scenario import Behaviour, Fault, Scenario
 
@@ -119,6 +120,32 @@ class FaultDraws:
     diagnose: Draw
     mitigate: Draw
     resolve: Draw
+
+
+class LifecycleTimes(Protocol):
+    """An incident of either model, as the comparison reads it."""
+
+    @property
+    def false_alarm(self) -> bool: ...
+    @property
+    def start(self) -> float: ...
+    @property
+    def detected(self) -> float: ...
+    @property
+    def acknowledged(self) -> float: ...
+    @property
+    def mitigated(self) -> float: ...
+    @property
+    def resolved(self) -> float: ...
+
+
+class Outcome(Protocol):
+    """A replication's outcome of either model: its incidents and event count."""
+
+    @property
+    def incidents(self) -> Sequence[LifecycleTimes]: ...
+    @property
+    def events(self) -> int: ...
 
 
 Target = OnCallCalendar | str
@@ -497,22 +524,12 @@ def lifecycle_means(
     }
 
 
-def plain_rows(outcomes: Sequence[PlainOutcome]) -> list[tuple[float, ...]]:
+def lifecycle_rows(outcomes: Iterable[Outcome]) -> list[tuple[float, ...]]:
     """Lifecycle times of the real incidents (false alerts left out)."""
     return [
         (i.start, i.detected, i.acknowledged, i.mitigated, i.resolved)
         for outcome in outcomes
         for i in outcome.incidents
-        if not i.false_alarm
-    ]
-
-
-def engine_rows(outcomes: Sequence[object]) -> list[tuple[float, ...]]:
-    """Lifecycle times of the engine's real incidents (false alerts left out)."""
-    return [
-        (i.start, i.detected, i.acknowledged, i.mitigated, i.resolved)
-        for outcome in outcomes
-        for i in outcome.incidents  # type: ignore[attr-defined]
         if not i.false_alarm
     ]
 
@@ -545,11 +562,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     outcomes = [engine.run(r) for r in replications]
     engine_seconds = time.perf_counter() - began
 
-    real = plain_rows(plain)
+    real = lifecycle_rows(plain)
     print(f"{scenario.name}: {arguments.replications} replications, ", end="")
     print(f"{len(real)} real incidents in the plain model")
     print(f"plain SimPy {plain_seconds:.1f} s, engine {engine_seconds:.1f} s")
-    print(format_comparison(lifecycle_means(real), lifecycle_means(engine_rows(outcomes))))
+    print(
+        format_comparison(
+            lifecycle_means(real), lifecycle_means(lifecycle_rows(outcomes))
+        )
+    )
 
 
 if __name__ == "__main__":

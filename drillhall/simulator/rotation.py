@@ -54,6 +54,11 @@ class Layer(StrictModel):
             raise ValueError(
                 f"'length' applies to custom layers only; this layer is {self.type}"
             )
+        if self.type != "weekly" and self.handoff_day is not None:
+            raise ValueError(
+                f"'handoff_day' applies to weekly layers only; this layer is "
+                f"{self.type} (drop it, or make the layer weekly)"
+            )
         return self
 
 
