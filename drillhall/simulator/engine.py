@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
@@ -29,6 +29,7 @@ from drillhall.simulator.localtime import (
     SLOT,
     SLOTS_PER_WEEK,
     LocalClock,
+    SlotTable,
     interruption_table,
     week_table,
 )
@@ -60,11 +61,12 @@ class Responder:
     __slots__ = (
         "acknowledge",
         "acknowledged",
+        "buckets",
         "busy_seconds",
-        "clock",
         "current",
         "escalate_when_busy",
         "index",
+        "interrupted",
         "interruptions",
         "miss",
         "name",
@@ -84,50 +86,90 @@ class Responder:
         self.worked = 0
         self.busy_seconds = 0.0
         self.interruptions = [0, 0, 0]
+        self.interrupted: list[float] = []
 
-    def part_of_day(self, epoch: float) -> int:
-        return self.parts[self.clock.slot_of_week(epoch)]
 
 
 class ChannelState:
     __slots__ = ("delay", "failure", "interrupts", "name", "uniform")
 
 
-@dataclass(slots=True)
 class Incident:
     """An incident in flight; its lifecycle times are seconds since the start."""
 
-    index: int
-    service: int
-    fault: int
-    start: float
-    detected: float
-    detected_by: str
-    diagnose: float
-    mitigate: float
-    resolve: float
-    false_alarm: bool = False
-    policy: PolicyState | None = None
-    high_urgency: bool = True
-    runbook: bool = False
-    level: int = 0
-    escalations: int = 0
-    exhausted: bool = False
-    next_level: int = 0
-    next_loop: int = 0
-    pending_ack: float = INFINITY
-    pending_person: Responder | None = None
-    eligible: list[Responder] = field(default_factory=list)
-    notifications: list[tuple[Responder, float, float, bool]] = field(
-        default_factory=list
+    __slots__ = (
+        "acknowledged",
+        "acknowledged_by",
+        "detected",
+        "detected_by",
+        "diagnose",
+        "during_sleep",
+        "eligible",
+        "escalations",
+        "exhausted",
+        "false_alarm",
+        "fault",
+        "high_urgency",
+        "index",
+        "level",
+        "mitigate",
+        "mitigated",
+        "next_level",
+        "next_loop",
+        "notifications",
+        "pending_ack",
+        "pending_person",
+        "policy",
+        "resolve",
+        "resolved",
+        "runbook",
+        "service",
+        "start",
+        "work_started",
+        "worker",
     )
-    acknowledged: float = INFINITY
-    acknowledged_by: Responder | None = None
-    work_started: float = INFINITY
-    worker: Responder | None = None
-    mitigated: float = INFINITY
-    resolved: float = INFINITY
-    during_sleep: bool = False
+
+    def __init__(
+        self,
+        service: int,
+        fault: int,
+        start: float,
+        detected: float,
+        detected_by: str,
+        diagnose: float,
+        mitigate: float,
+        resolve: float,
+        policy: PolicyState,
+    ) -> None:
+        self.index = 0
+        self.service = service
+        self.fault = fault
+        self.start = start
+        self.detected = detected
+        self.detected_by = detected_by
+        self.diagnose = diagnose
+        self.mitigate = mitigate
+        self.resolve = resolve
+        self.policy = policy
+        self.false_alarm = False
+        self.high_urgency = True
+        self.runbook = False
+        self.level = 0
+        self.escalations = 0
+        self.exhausted = False
+        self.next_level = 0
+        self.next_loop = 0
+        self.pending_ack = INFINITY
+        self.pending_person: Responder | None = None
+        self.eligible: list[Responder] = []
+        self.notifications: list[tuple[Responder, float, float, bool]] = []
+        self.acknowledged = INFINITY
+        self.acknowledged_by: Responder | None = None
+        self.work_started = INFINITY
+        self.worker: Responder | None = None
+        self.mitigated = INFINITY
+        self.resolved = INFINITY
+        self.during_sleep = False
 
 
 class PolicyState:
@@ -188,15 +230,21 @@ class Engine:
         self.people = list(scenario.people)
         self.person_index = {name: i for i, name in enumerate(self.people)}
         self.services = list(scenario.services)
-        self._buckets = interruption_table()
         self._intensity = {
             (service, fault.name): _hour_of_week_intensity(fault)
             for service, declared in scenario.services.items()
             for fault in declared.faults
         }
-        self._part_tables = {
-            name: _part_table(scenario.behaviour_of(name)) for name in self.people
-        }
+        self._part_tables: dict[str, SlotTable] = {}
+        self._bucket_tables: dict[str, SlotTable] = {}
+        buckets = interruption_table()
+        for name, person in scenario.people.items():
+            clock = self.clocks[person.timezone]
+            week = _part_table(scenario.behaviour_of(name))
+            self._part_tables[name] = SlotTable(clock, week, self.base)
+            if person.timezone not in self._bucket_tables:
+                table = SlotTable(clock, buckets, self.base)
+                self._bucket_tables[person.timezone] = table
 
     # -- set-up -----------------------------------------------------------------
 
@@ -214,21 +262,19 @@ class Engine:
             person = scenario.people[name]
             behaviour = scenario.behaviour_of(name)
             responder = Responder(name, index)
-            responder.clock = self.clocks[person.timezone]
             responder.parts = self._part_tables[name]
+            responder.buckets = self._bucket_tables[person.timezone]
             responder.speed = person.speed
             responder.runbook_factor = behaviour.runbook_factor
             responder.escalate_when_busy = behaviour.when_busy == "escalate"
+            # One stream per person: a change to one person's pages leaves
+            # everybody else's draws as they were.
+            rng = stream(seed, replication, f"person/{name}")
             responder.acknowledge = [
-                _sampler(spec, seed, replication, f"acknowledge/{name}/{part}")
-                for part, spec in zip(
-                    PARTS_OF_DAY, behaviour.acknowledge.by_part(), strict=True
-                )
+                _sampler(spec, rng) for spec in behaviour.acknowledge.by_part()
             ]
             responder.miss = list(behaviour.miss.by_part())
-            responder.uniform = UniformSampler(
-                stream(seed, replication, f"miss/{name}")
-            )
+            responder.uniform = UniformSampler(rng)
             rules = sorted(scenario.rules_of(name), key=lambda rule: rule.after)
             responder.rules = [(rule.after, channels[rule.channel]) for rule in rules]
             responders.append(responder)
@@ -240,11 +286,10 @@ class Engine:
         for name, channel in self.scenario.channels.items():
             state = ChannelState()
             state.name = name
-            state.delay = _sampler(channel.delay, seed, replication, f"channel/{name}")
+            rng = stream(seed, replication, f"channel/{name}")
+            state.delay = _sampler(channel.delay, rng)
             state.failure = channel.failure
-            state.uniform = UniformSampler(
-                stream(seed, replication, f"channel-failure/{name}")
-            )
+            state.uniform = UniformSampler(rng)
             state.interrupts = channel.interrupts
             channels[name] = state
         return channels
@@ -264,16 +309,15 @@ class Engine:
         replication: int,
         responders: list[Responder],
     ) -> PolicyState:
+        seed = self.scenario.seed
         state = PolicyState()
         state.name = name
         state.repeat = policy.repeat
         state.ack_timeout = policy.ack_timeout
-        state.pickup = _sampler(
-            policy.unacknowledged_pickup,
-            self.scenario.seed,
-            replication,
-            f"pickup/{name}",
-        )
+        pickup = policy.unacknowledged_pickup
+        name_of_stream = f"pickup/{name}"
+        rng = None if pickup.is_constant else stream(seed, replication, name_of_stream)
+        state.pickup = _sampler(pickup, rng)
         by_name = {responder.name: responder for responder in responders}
         state.levels = []
         for level in policy.levels:
@@ -311,23 +355,22 @@ class Engine:
                 diagnose = fault.diagnose.sample(draws, len(starts))
                 mitigate = fault.mitigate.sample(draws, len(starts))
                 resolve = fault.resolve.sample(draws, len(starts))
-                for i in range(len(starts)):
-                    incidents.append(
-                        Incident(
-                            index=0,
-                            service=service_index,
-                            fault=fault_index,
-                            start=float(starts[i]),
-                            detected=float(detected[i]),
-                            detected_by=detected_by[i],
-                            diagnose=float(diagnose[i]),
-                            mitigate=float(mitigate[i]),
-                            resolve=float(resolve[i]),
-                            policy=policy,
-                            high_urgency=fault.urgency == "high",
-                            runbook=fault.runbook,
-                        )
-                    )
+                high_urgency = fault.urgency == "high"
+                for values in zip(
+                    starts.tolist(),
+                    detected.tolist(),
+                    detected_by,
+                    diagnose.tolist(),
+                    mitigate.tolist(),
+                    resolve.tolist(),
+                    strict=True,
+                ):
+                    incident = Incident(service_index, fault_index, *values, policy)
+                    if not high_urgency:
+                        incident.high_urgency = False
+                    if fault.runbook:
+                        incident.runbook = True
+                    incidents.append(incident)
             incidents += self._false_alerts(
                 service_index, service.noise, policy, replication
             )
@@ -354,7 +397,7 @@ class Engine:
         if peak == 1.0 and min(intensity) == 1.0:
             return starts
 
-        slots = clock.slots_of_week((starts + self.base).tolist())
+        slots = clock.slots_of_week(starts + self.base)
         keep = rng.random(count) * peak < np.asarray(intensity)[slots]
         return starts[keep]
 
@@ -400,22 +443,14 @@ class Engine:
         count = rng.poisson(noise * self.horizon)
         starts = np.sort(rng.uniform(0.0, self.horizon, count))
         dismiss = self.scenario.detection.false_alert_dismiss.sample(rng, count)
-        return [
-            Incident(
-                index=0,
-                service=service,
-                fault=-1,
-                start=float(start),
-                detected=float(start),
-                detected_by="false alert",
-                diagnose=0.0,
-                mitigate=float(work),
-                resolve=0.0,
-                false_alarm=True,
-                policy=policy,
+        incidents = []
+        for start, work in zip(starts.tolist(), dismiss.tolist(), strict=True):
+            incident = Incident(
+                service, -1, start, start, "false alert", 0.0, work, 0.0, policy
             )
-            for start, work in zip(starts, dismiss, strict=True)
-        ]
+            incident.false_alarm = True
+            incidents.append(incident)
+        return incidents
 
     # -- one replication ----------------------------------------------------------
 
@@ -424,7 +459,7 @@ class Engine:
         responders = self._responders(replication)
         policies = self._policies(replication, responders)
         incidents = self._incidents(replication, policies)
-        run = _Run(self, incidents)
+        run = _Run(self, incidents, responders)
         run.go()
         return ReplicationOutcome(replication, incidents, responders, run.events)
 
@@ -432,10 +467,13 @@ class Engine:
 class _Run:
     """The event loop of one replication."""
 
-    def __init__(self, engine: Engine, incidents: list[Incident]) -> None:
+    def __init__(
+        self, engine: Engine, incidents: list[Incident], responders: list[Responder]
+    ) -> None:
         self.env = simpy.Environment()
         self.base = engine.base
-        self.buckets = engine._buckets
+        self.incidents = incidents
+        self.responders = responders
         self.pending = list(reversed(incidents))
         self.waiting: list[Incident] = []
         self.feeder_scheduled = False
@@ -453,6 +491,7 @@ class _Run:
     def go(self) -> None:
         self._drain()
         self.env.run()
+        self._count_interruptions_at_the_end()
 
     # -- scheduling -------------------------------------------------------------
 
@@ -470,7 +509,8 @@ class _Run:
         """Run step ``kind`` at ``time``: now, if nothing can come before it."""
         env = self.env
         pending = self.pending
-        horizon = env.peek()
+        queue = env._queue
+        horizon = queue[0][0] if queue else INFINITY
         if pending and pending[-1].detected < horizon:
             horizon = pending[-1].detected
         if time < horizon and self.depth < MAX_INLINE_DEPTH:
@@ -573,7 +613,7 @@ class _Run:
             )
             if ignores:
                 continue
-            part = person.parts[person.clock.slot_of_week(self.base + delivered)]
+            part = person.parts.at(delivered)
             miss = person.miss[part]
             if miss and person.uniform() < miss:
                 continue
@@ -610,13 +650,13 @@ class _Run:
         person = incident.pending_person
         incident.acknowledged = now
         incident.acknowledged_by = person
-        self._count_interruptions(incident, now)
+        self._note_interruptions(incident, now)
         if person is None:
             self._start_work(incident, None, now)
             return
 
         person.acknowledged += 1
-        incident.during_sleep = person.part_of_day(self.base + now) == SLEEPING
+        incident.during_sleep = person.parts.at(now) == SLEEPING
         if person.current is None:
             self._start_work(incident, person, now)
             return
@@ -626,13 +666,11 @@ class _Run:
                 return
         self.waiting.append(incident)
 
-    def _count_interruptions(self, incident: Incident, acknowledged: float) -> None:
-        buckets = self.buckets
-        base = self.base
+    def _note_interruptions(self, incident: Incident, acknowledged: float) -> None:
+        # Notifications planned after the acknowledgement never went out.
         for person, planned, delivered, interrupts in incident.notifications:
             if interrupts and planned <= acknowledged:
-                bucket = buckets[person.clock.slot_of_week(base + delivered)]
-                person.interruptions[bucket] += 1
+                person.interrupted.append(delivered)
 
     def _start_work(
         self, incident: Incident, worker: Responder | None, now: float
@@ -652,7 +690,6 @@ class _Run:
     def _mitigated(self, incident: Incident, now: float) -> None:
         incident.mitigated = now
         incident.resolved = now + incident.resolve
-        self._repage(incident)
         worker = incident.worker
         if worker is None:
             return
@@ -666,20 +703,33 @@ class _Run:
                 self._start_work(waiting, worker, now)
                 return
 
-    def _repage(self, incident: Incident) -> None:
-        """Count the re-notifications of an acknowledgement that timed out."""
-        timeout = incident.policy.ack_timeout
-        person = incident.acknowledged_by
-        if not timeout or person is None or not person.rules:
-            return
-        _, channel = person.rules[0]
-        if not channel.interrupts:
-            return
-        moment = incident.acknowledged + timeout
-        while moment < incident.resolved:
-            bucket = self.buckets[person.clock.slot_of_week(self.base + moment)]
-            person.interruptions[bucket] += 1
-            moment += timeout
+    def _count_interruptions_at_the_end(self) -> None:
+        """Bucket every interruption by the person's local time, all at once.
+
+        Nobody's state depends on these counts, so the loop only notes when each
+        interruption happened. Besides the notifications noted while paging, an
+        acknowledged incident not resolved within its policy's timeout notifies
+        its owner again each time the timeout passes.
+        """
+        for incident in self.incidents:
+            timeout = incident.policy.ack_timeout
+            person = incident.acknowledged_by
+            if not timeout or person is None or not person.rules:
+                continue
+            if not person.rules[0][1].interrupts:
+                continue
+            moment = incident.acknowledged + timeout
+            while moment < incident.resolved:
+                person.interrupted.append(moment)
+                moment += timeout
+
+        for person in self.responders:
+            if not person.interrupted:
+                continue
+            buckets = person.buckets.at_many(np.asarray(person.interrupted))
+            counts = np.bincount(buckets, minlength=3).tolist()
+            person.interruptions = counts
+            person.interrupted = []
 
 
 def _on_call(
@@ -713,12 +763,12 @@ def _next_level(
 
 
 def _sampler(
-    spec: DistributionSpec, seed: int, replication: int, name: str
+    spec: DistributionSpec, rng: np.random.Generator | None
 ) -> Callable[[], float]:
-    if spec.is_constant:
+    if spec.is_constant or rng is None:
         value = spec.fixed if spec.fixed is not None else spec.empirical[0]
         return lambda: value
-    return Sampler(spec, stream(seed, replication, name))
+    return Sampler(spec, rng, block=64)
 
 
 def _part_table(behaviour: Behaviour) -> list[int]:

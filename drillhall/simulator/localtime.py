@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
 from drillhall.simulator.fields import Window
 
 SLOT = 900.0
@@ -26,13 +28,15 @@ class LocalClock:
     computed directly (slower, but still correct).
     """
 
-    __slots__ = ("_begin", "_slots", "zone")
+    __slots__ = ("begin", "slots", "slots_array", "zone")
 
     def __init__(self, zone: str, begin: datetime, end: datetime) -> None:
         self.zone = ZoneInfo(zone)
-        self._begin = begin.timestamp()
-        count = int((end.timestamp() - self._begin) // SLOT) + 2
-        self._slots = [self._compute(self._begin + i * SLOT) for i in range(count)]
+        # Quarter hours of UTC are quarter hours of every zone's local time.
+        self.begin = begin.timestamp() // SLOT * SLOT
+        count = int((end.timestamp() - self.begin) // SLOT) + 2
+        self.slots = [self._compute(self.begin + i * SLOT) for i in range(count)]
+        self.slots_array = np.asarray(self.slots, dtype=np.int64)
 
     def _compute(self, epoch: float) -> int:
         local = datetime.fromtimestamp(epoch, UTC).astimezone(self.zone)
@@ -40,13 +44,57 @@ class LocalClock:
 
     def slot_of_week(self, epoch: float) -> int:
         """The local quarter hour of the week (0 = Monday 00:00) at ``epoch``."""
-        index = int((epoch - self._begin) // SLOT)
-        if 0 <= index < len(self._slots):
-            return self._slots[index]
+        index = int((epoch - self.begin) // SLOT)
+        if 0 <= index < len(self.slots):
+            return self.slots[index]
         return self._compute(epoch)
 
-    def slots_of_week(self, epochs: Sequence[float]) -> list[int]:
-        return [self.slot_of_week(epoch) for epoch in epochs]
+    def slots_of_week(self, epochs: np.ndarray) -> np.ndarray:
+        """``slot_of_week`` for an array of instants, vectorised."""
+        index = ((epochs - self.begin) // SLOT).astype(np.int64)
+        inside = (index >= 0) & (index < len(self.slots))
+        result = np.empty(len(epochs), dtype=np.int64)
+        result[inside] = self.slots_array[index[inside]]
+        for position in np.flatnonzero(~inside).tolist():
+            result[position] = self._compute(float(epochs[position]))
+        return result
+
+
+class SlotTable:
+    """A week table laid over the simulated period: a value per quarter hour.
+
+    ``at(seconds)`` takes seconds since ``start`` (the simulation's clock) and
+    costs a multiplication and a list index inside the prepared period.
+    """
+
+    __slots__ = ("_clock", "_shift", "_start", "_week", "array", "values")
+
+    def __init__(self, clock: LocalClock, week: Sequence[int], start: float) -> None:
+        self._clock = clock
+        self._week = list(week)
+        self._start = start
+        self._shift = (start - clock.begin) / SLOT
+        self.values = [self._week[slot] for slot in clock.slots]
+        self.array = np.asarray(self.values, dtype=np.int8)
+
+    def at(self, seconds: float) -> int:
+        try:
+            return self.values[int(seconds * _PER_SLOT + self._shift)]
+        except IndexError:
+            return self._week[self._clock.slot_of_week(self._start + seconds)]
+
+    def at_many(self, seconds: np.ndarray) -> np.ndarray:
+        """``at`` for an array of times, vectorised."""
+        index = (seconds * _PER_SLOT + self._shift).astype(np.int64)
+        inside = index < len(self.values)
+        result = np.empty(len(seconds), dtype=np.int8)
+        result[inside] = self.array[index[inside]]
+        for position in np.flatnonzero(~inside).tolist():
+            result[position] = self.at(float(seconds[position]))
+        return result
+
+
+_PER_SLOT = 1.0 / SLOT
 
 
 def week_table(windows: Sequence[Window]) -> list[bool]:

@@ -15,17 +15,7 @@ DAY = 24 * HOUR
 
 
 def incident(start: float, mitigated: float, fault: int = 0) -> Incident:
-    made = Incident(
-        index=0,
-        service=0,
-        fault=fault,
-        start=start,
-        detected=start,
-        detected_by="test",
-        diagnose=0.0,
-        mitigate=0.0,
-        resolve=0.0,
-    )
+    made = Incident(0, fault, start, start, "test", 0.0, 0.0, 0.0, None)
     made.mitigated = mitigated
     return made
 
