@@ -89,7 +89,6 @@ class Responder:
         self.interrupted: list[float] = []
 
 
-
 class ChannelState:
     __slots__ = ("delay", "failure", "interrupts", "name", "uniform")
 
