@@ -116,6 +116,7 @@ class Incident:
         "next_level",
         "next_loop",
         "notifications",
+        "paged_levels",
         "pending_ack",
         "pending_person",
         "policy",
@@ -154,6 +155,7 @@ class Incident:
         self.high_urgency = True
         self.runbook = False
         self.level = 0
+        self.paged_levels = 0
         self.escalations = 0
         self.exhausted = False
         self.next_level = 0
@@ -562,10 +564,15 @@ class _Run:
                 break
             following = _next_level(policy, level, loop, incident.high_urgency)
             if following is None:
-                self._at(now, 2, incident)
+                # Somebody paged earlier may still answer; else nobody will.
+                if incident.pending_ack < INFINITY:
+                    self._at(incident.pending_ack, 0, incident)
+                else:
+                    self._at(now, 2, incident)
                 return
             level, loop = following
 
+        incident.paged_levels |= 1 << level
         if level > incident.level:
             incident.level = level
         level_end = now + delay if incident.high_urgency else INFINITY

@@ -22,16 +22,29 @@ DURATIONS = ("ttd", "tta", "ttm", "ttr", "wait")
 
 @dataclass
 class PolicyCounts:
-    """How far the incidents of one escalation policy went."""
+    """How far the incidents of one escalation policy went.
+
+    ``reached[k]`` counts incidents that paged somebody at level k (a level with
+    nobody on call is skipped, not reached); ``escalated[k]`` those that went on
+    to a later level.
+    """
 
     incidents: int
     reached: list[int]
+    escalated: list[int]
     exhausted: int = 0
+
+    @classmethod
+    def empty(cls, levels: int) -> PolicyCounts:
+        return cls(0, [0] * levels, [0] * levels)
 
     def add(self, other: PolicyCounts) -> None:
         self.incidents += other.incidents
         self.exhausted += other.exhausted
         self.reached = [a + b for a, b in zip(self.reached, other.reached, strict=True)]
+        self.escalated = [
+            a + b for a, b in zip(self.escalated, other.escalated, strict=True)
+        ]
 
 
 @dataclass
@@ -102,7 +115,7 @@ def _by_service(engine: Engine, incidents: list[Incident]) -> dict[str, int]:
 
 def _escalation(engine: Engine, incidents: list[Incident]) -> dict[str, PolicyCounts]:
     counts = {
-        name: PolicyCounts(0, [0] * len(policy.levels))
+        name: PolicyCounts.empty(len(policy.levels))
         for name, policy in engine.scenario.escalation.items()
     }
     for incident in incidents:
@@ -110,8 +123,11 @@ def _escalation(engine: Engine, incidents: list[Incident]) -> dict[str, PolicyCo
             continue
         policy = counts[incident.policy.name]
         policy.incidents += 1
-        for level in range(incident.level + 1):
-            policy.reached[level] += 1
+        for level in range(len(policy.reached)):
+            if incident.paged_levels >> level & 1:
+                policy.reached[level] += 1
+            if incident.level > level:
+                policy.escalated[level] += 1
         policy.exhausted += incident.exhausted
     return counts
 

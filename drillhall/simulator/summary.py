@@ -116,12 +116,10 @@ class MonteCarloSummary:
         for name, count in summary.by_service.items():
             self.by_service[name].append(count)
         for name, counts in summary.escalation.items():
-            if name in self.escalation:
-                self.escalation[name].add(counts)
-            else:
-                self.escalation[name] = PolicyCounts(
-                    counts.incidents, list(counts.reached), counts.exhausted
-                )
+            total = self.escalation.setdefault(
+                name, PolicyCounts.empty(len(counts.reached))
+            )
+            total.add(counts)
         self.interruptions.append(summary.interruptions)
         self.acknowledged.append(summary.acknowledged)
         self.busy_seconds.append(summary.busy_seconds)
@@ -159,16 +157,12 @@ class MonteCarloSummary:
         for name, counts in self.escalation.items():
             levels = []
             for index, reached in enumerate(counts.reached):
-                beyond = (
-                    counts.reached[index + 1]
-                    if index + 1 < len(counts.reached)
-                    else counts.exhausted
-                )
+                escalated = counts.escalated[index]
                 levels.append(
                     {
                         "level": index + 1,
                         "reached": proportion_interval(reached, counts.incidents),
-                        "escalated": proportion_interval(beyond, counts.incidents),
+                        "escalated": proportion_interval(escalated, counts.incidents),
                     }
                 )
             result[name] = {

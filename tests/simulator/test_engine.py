@@ -6,6 +6,7 @@ from collections import defaultdict
 from itertools import pairwise
 
 from drillhall.simulator.engine import Engine
+from drillhall.simulator.replication import summarize
 from tests.conftest import build_scenario
 
 DEAF = {"acknowledge": {"working": "0s"}, "miss": {"working": 1.0}}
@@ -217,3 +218,50 @@ def test_same_replication_same_incidents():
     ]
     other = Engine(scenario).run(4)
     assert [i.start for i in other.incidents] != [i.start for i in first.incidents]
+
+
+def rarely_on_call() -> dict:
+    """A rotation with cover for a quarter hour a week only."""
+    window = {"days": "sun", "from": "03:00", "to": "03:15"}
+    return {"layers": [{"members": ["cai"], "restrictions": [window]}]}
+
+
+def test_a_late_answer_survives_levels_with_nobody_on_call():
+    teams = {"ops": {"rotations": {"rare": rarely_on_call()}}}
+    incidents, people = outcome(
+        teams=teams,
+        behaviours={"default": {"acknowledge": {"working": "20m"}}},
+        **one_service(
+            {
+                "levels": [
+                    {"targets": ["ana"], "delay": "10m"},
+                    {"targets": ["ops/rare"], "delay": "10m"},
+                ]
+            }
+        ),
+    )
+    for incident in incidents:
+        assert not incident.exhausted
+        assert incident.acknowledged_by is people["ana"]
+        assert incident.acknowledged - incident.detected == 1200
+
+
+def test_skipped_levels_do_not_count_as_reached():
+    teams = {"ops": {"rotations": {"rare": rarely_on_call()}}}
+    scenario = build_scenario(
+        teams=teams,
+        **one_service(
+            {
+                "levels": [
+                    {"targets": ["ops/rare"], "delay": "10m"},
+                    {"targets": ["ben"], "delay": "10m"},
+                ]
+            }
+        ),
+    )
+    engine = Engine(scenario)
+    counts = summarize(engine, engine.run(0)).escalation["main"]
+    assert counts.incidents > 20
+    assert counts.reached[0] < counts.incidents / 10
+    assert counts.reached[1] == counts.incidents
+    assert counts.escalated == [counts.incidents, 0]
