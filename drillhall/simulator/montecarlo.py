@@ -70,7 +70,10 @@ def run_replications(
         initializer=_start_worker,
         initargs=(scenario, settings.keep_records),
     ) as pool:
-        yield from pool.imap(_run_one, range(count), chunksize=1)
+        # Chunks of a few replications keep the pipes quiet; results still come
+        # back in replication order.
+        chunk = max(1, min(8, count // (workers * 4)))
+        yield from pool.imap(_run_one, range(count), chunksize=chunk)
 
 
 _worker_engine: Engine | None = None
