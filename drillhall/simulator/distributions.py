@@ -9,6 +9,8 @@ Users write one key naming the family: ``{lognormal: {median: 20m, sigma: 0.8}}`
 from __future__ import annotations
 
 import math
+import zlib
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import numpy as np
@@ -147,6 +149,29 @@ def fixed(seconds: float) -> DistributionSpec:
 def exponential(mean: float) -> DistributionSpec:
     """An exponential distribution with the given mean in seconds."""
     return DistributionSpec(exponential=Exponential(mean=mean))
+
+
+def stream(seed: int, replication: int, name: str) -> np.random.Generator:
+    """The random stream ``name`` of one replication, independent of all others.
+
+    Streams are keyed by name, so a change to one part of a scenario leaves the
+    draws of the other parts as they were (common random numbers).
+    """
+    key = zlib.crc32(name.encode("utf-8"))
+    sequence = np.random.SeedSequence(entropy=seed, spawn_key=(replication, key))
+    return np.random.Generator(np.random.PCG64(sequence))
+
+
+def sampler(
+    spec: DistributionSpec, rng: np.random.Generator | None
+) -> Callable[[], float]:
+    """One draw at a time from ``spec``; constants need no generator."""
+    if spec.is_constant:
+        value = spec.mean()
+        return lambda: value
+    if rng is None:
+        raise ValueError(f"a {spec.family} distribution needs a random stream")
+    return Sampler(spec, rng, block=64)
 
 
 class Sampler:

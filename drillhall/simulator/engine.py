@@ -14,19 +14,22 @@ change the shared state in between, so the result is the same.
 
 from __future__ import annotations
 
-import math
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import cast
 
 import numpy as np
 import simpy
 
-from drillhall.simulator.distributions import DistributionSpec, Sampler, UniformSampler
+from drillhall.simulator.arrivals import (
+    arrival_times,
+    detection_times,
+    hour_of_week_intensity,
+)
+from drillhall.simulator.distributions import UniformSampler, sampler, stream
 from drillhall.simulator.durations import DAY
 from drillhall.simulator.localtime import (
-    SLOT,
     SLOTS_PER_WEEK,
     LocalClock,
     SlotTable,
@@ -34,167 +37,25 @@ from drillhall.simulator.localtime import (
     week_table,
 )
 from drillhall.simulator.oncall import OnCallCalendar
-from drillhall.simulator.scenario import Behaviour, EscalationPolicy, Fault, Scenario
+from drillhall.simulator.scenario import Behaviour, EscalationPolicy, Scenario
+from drillhall.simulator.state import (
+    EVENING,
+    INFINITY,
+    SLEEPING,
+    WORKING,
+    ChannelState,
+    Incident,
+    Level,
+    PolicyState,
+    Responder,
+    RotationTarget,
+    Target,
+    on_call,
+)
 
-INFINITY = math.inf
-WORKING, EVENING, SLEEPING = 0, 1, 2
-PARTS_OF_DAY = ("working", "evening", "sleeping")
 MARGIN_DAYS = 30.0
 """Calendars and clocks are prepared this far past the horizon for late work."""
 MAX_INLINE_DEPTH = 40
-
-
-def stream(seed: int, replication: int, name: str) -> np.random.Generator:
-    """The random stream ``name`` of one replication, independent of all others.
-
-    Streams are keyed by name, so a change to one part of a scenario leaves the
-    draws of the other parts as they were (common random numbers).
-    """
-    key = zlib.crc32(name.encode("utf-8"))
-    sequence = np.random.SeedSequence(entropy=seed, spawn_key=(replication, key))
-    return np.random.Generator(np.random.PCG64(sequence))
-
-
-class Responder:
-    """A person's fixed traits and their state during one replication."""
-
-    __slots__ = (
-        "acknowledge",
-        "acknowledged",
-        "buckets",
-        "busy_seconds",
-        "current",
-        "escalate_when_busy",
-        "index",
-        "interrupted",
-        "interruptions",
-        "miss",
-        "name",
-        "parts",
-        "rules",
-        "runbook_factor",
-        "speed",
-        "uniform",
-        "worked",
-    )
-
-    def __init__(self, name: str, index: int) -> None:
-        self.name = name
-        self.index = index
-        self.current: Incident | None = None
-        self.acknowledged = 0
-        self.worked = 0
-        self.busy_seconds = 0.0
-        self.interruptions = [0, 0, 0]
-        self.interrupted: list[float] = []
-
-
-class ChannelState:
-    __slots__ = ("delay", "failure", "interrupts", "name", "uniform")
-
-
-class Incident:
-    """An incident in flight; its lifecycle times are seconds since the start."""
-
-    __slots__ = (
-        "acknowledged",
-        "acknowledged_by",
-        "detected",
-        "detected_by",
-        "diagnose",
-        "during_sleep",
-        "eligible",
-        "escalations",
-        "exhausted",
-        "false_alarm",
-        "fault",
-        "high_urgency",
-        "index",
-        "level",
-        "mitigate",
-        "mitigated",
-        "next_level",
-        "next_loop",
-        "notifications",
-        "paged_levels",
-        "pending_ack",
-        "pending_person",
-        "policy",
-        "resolve",
-        "resolved",
-        "runbook",
-        "service",
-        "start",
-        "work_started",
-        "worker",
-    )
-
-    def __init__(
-        self,
-        service: int,
-        fault: int,
-        start: float,
-        detected: float,
-        detected_by: str,
-        diagnose: float,
-        mitigate: float,
-        resolve: float,
-        policy: PolicyState,
-    ) -> None:
-        self.index = 0
-        self.service = service
-        self.fault = fault
-        self.start = start
-        self.detected = detected
-        self.detected_by = detected_by
-        self.diagnose = diagnose
-        self.mitigate = mitigate
-        self.resolve = resolve
-        self.policy = policy
-        self.false_alarm = False
-        self.high_urgency = True
-        self.runbook = False
-        self.level = 0
-        self.paged_levels = 0
-        self.escalations = 0
-        self.exhausted = False
-        self.next_level = 0
-        self.next_loop = 0
-        self.pending_ack = INFINITY
-        self.pending_person: Responder | None = None
-        self.eligible: list[Responder] = []
-        self.notifications: list[tuple[Responder, float, float, bool]] = []
-        self.acknowledged = INFINITY
-        self.acknowledged_by: Responder | None = None
-        self.work_started = INFINITY
-        self.worker: Responder | None = None
-        self.mitigated = INFINITY
-        self.resolved = INFINITY
-        self.during_sleep = False
-
-
-class PolicyState:
-    __slots__ = ("ack_timeout", "levels", "name", "pickup", "repeat")
-
-
-class RotationTarget:
-    """A rotation as an escalation target: its calendar and its people."""
-
-    __slots__ = ("calendar", "responders")
-
-    def __init__(
-        self, calendar: OnCallCalendar, responders: dict[str, Responder]
-    ) -> None:
-        self.calendar = calendar
-        self.responders = responders
-
-
-@dataclass(slots=True)
-class ServiceState:
-    name: str
-    policy: PolicyState
-    faults: list[Fault]
-    impact: list[float]
 
 
 @dataclass
@@ -232,7 +93,7 @@ class Engine:
         self.person_index = {name: i for i, name in enumerate(self.people)}
         self.services = list(scenario.services)
         self._intensity = {
-            (service, fault.name): _hour_of_week_intensity(fault)
+            (service, fault.name): hour_of_week_intensity(fault)
             for service, declared in scenario.services.items()
             for fault in declared.faults
         }
@@ -262,37 +123,42 @@ class Engine:
         for index, name in enumerate(self.people):
             person = scenario.people[name]
             behaviour = scenario.behaviour_of(name)
-            responder = Responder(name, index)
-            responder.parts = self._part_tables[name]
-            responder.buckets = self._bucket_tables[person.timezone]
-            responder.speed = person.speed
-            responder.runbook_factor = behaviour.runbook_factor
-            responder.escalate_when_busy = behaviour.when_busy == "escalate"
+            rules = sorted(scenario.rules_of(name), key=lambda rule: rule.after)
+
             # One stream per person: a change to one person's pages leaves
             # everybody else's draws as they were.
             rng = stream(seed, replication, f"person/{name}")
-            responder.acknowledge = [
-                _sampler(spec, rng) for spec in behaviour.acknowledge.by_part()
-            ]
-            responder.miss = list(behaviour.miss.by_part())
-            responder.uniform = UniformSampler(rng)
-            rules = sorted(scenario.rules_of(name), key=lambda rule: rule.after)
-            responder.rules = [(rule.after, channels[rule.channel]) for rule in rules]
-            responders.append(responder)
+            responders.append(
+                Responder(
+                    name,
+                    index,
+                    parts=self._part_tables[name],
+                    buckets=self._bucket_tables[person.timezone],
+                    acknowledge=[
+                        sampler(spec, rng) for spec in behaviour.acknowledge.by_part()
+                    ],
+                    miss=list(behaviour.miss.by_part()),
+                    uniform=UniformSampler(rng),
+                    rules=[(rule.after, channels[rule.channel]) for rule in rules],
+                    speed=person.speed,
+                    runbook_factor=behaviour.runbook_factor,
+                    escalate_when_busy=behaviour.when_busy == "escalate",
+                )
+            )
         return responders
 
     def _channels(self, replication: int) -> dict[str, ChannelState]:
         seed = self.scenario.seed
         channels = {}
         for name, channel in self.scenario.channels.items():
-            state = ChannelState()
-            state.name = name
             rng = stream(seed, replication, f"channel/{name}")
-            state.delay = _sampler(channel.delay, rng)
-            state.failure = channel.failure
-            state.uniform = UniformSampler(rng)
-            state.interrupts = channel.interrupts
-            channels[name] = state
+            channels[name] = ChannelState(
+                name,
+                sampler(channel.delay, rng),
+                channel.failure,
+                UniformSampler(rng),
+                channel.interrupts,
+            )
         return channels
 
     def _policies(
@@ -310,26 +176,24 @@ class Engine:
         replication: int,
         responders: list[Responder],
     ) -> PolicyState:
-        seed = self.scenario.seed
-        state = PolicyState()
-        state.name = name
-        state.repeat = policy.repeat
-        state.ack_timeout = policy.ack_timeout
-        pickup = policy.unacknowledged_pickup
-        name_of_stream = f"pickup/{name}"
-        rng = None if pickup.is_constant else stream(seed, replication, name_of_stream)
-        state.pickup = _sampler(pickup, rng)
         by_name = {responder.name: responder for responder in responders}
-        state.levels = []
+        levels: list[Level] = []
         for level in policy.levels:
-            targets: list[Responder | RotationTarget] = []
+            targets: list[Target] = []
             for target in level.targets:
                 if target in self.calendars:
                     targets.append(RotationTarget(self.calendars[target], by_name))
                 else:
                     targets.append(by_name[target])
-            state.levels.append((level.delay, targets))
-        return state
+            levels.append((level.delay, targets))
+
+        pickup = policy.unacknowledged_pickup
+        rng = None
+        if not pickup.is_constant:
+            rng = stream(self.scenario.seed, replication, f"pickup/{name}")
+        return PolicyState(
+            name, levels, policy.repeat, policy.ack_timeout, sampler(pickup, rng)
+        )
 
     # -- incidents --------------------------------------------------------------
 
@@ -348,16 +212,21 @@ class Engine:
                 name = f"{service_name}/{fault.name}"
                 intensity = self._intensity[service_name, fault.name]
                 rng = stream(seed, replication, name)
-                starts = self._arrivals(fault.rate, intensity, clock, rng)
+                starts = arrival_times(
+                    fault.rate, intensity, clock, self.horizon, self.base, rng
+                )
                 if not len(starts):
                     continue
                 draws = stream(seed, replication, f"lifecycle/{name}")
-                detected, detected_by = self._detection(fault, starts, draws)
+                report = fault.user_report or scenario.detection.user_report
+                detected, detected_by = detection_times(
+                    fault, starts, scenario.detection.alerts, report, draws
+                )
                 diagnose = fault.diagnose.sample(draws, len(starts))
                 mitigate = fault.mitigate.sample(draws, len(starts))
                 resolve = fault.resolve.sample(draws, len(starts))
                 high_urgency = fault.urgency == "high"
-                for values in zip(
+                for start, found, found_by, diagnosis, mitigation, resolution in zip(
                     starts.tolist(),
                     detected.tolist(),
                     detected_by,
@@ -366,7 +235,17 @@ class Engine:
                     resolve.tolist(),
                     strict=True,
                 ):
-                    incident = Incident(service_index, fault_index, *values, policy)
+                    incident = Incident(
+                        service_index,
+                        fault_index,
+                        start,
+                        found,
+                        found_by,
+                        diagnosis,
+                        mitigation,
+                        resolution,
+                        policy,
+                    )
                     if not high_urgency:
                         incident.high_urgency = False
                     if fault.runbook:
@@ -380,58 +259,6 @@ class Engine:
         for index, incident in enumerate(incidents):
             incident.index = index
         return incidents
-
-    def _arrivals(
-        self,
-        rate: float,
-        intensity: list[float],
-        clock: LocalClock,
-        rng: np.random.Generator,
-    ) -> np.ndarray:
-        """Fault start times (seconds) over the horizon, by thinning when shaped."""
-        if rate <= 0:
-            return np.empty(0)
-
-        peak = max(intensity)
-        count = rng.poisson(rate * peak * self.horizon)
-        starts = np.sort(rng.uniform(0.0, self.horizon, count))
-        if peak == 1.0 and min(intensity) == 1.0:
-            return starts
-
-        slots = clock.slots_of_week(starts + self.base)
-        keep = rng.random(count) * peak < np.asarray(intensity)[slots]
-        return starts[keep]
-
-    def _detection(
-        self, fault: Fault, starts: np.ndarray, rng: np.random.Generator
-    ) -> tuple[np.ndarray, list[str]]:
-        """When each fault is found, and by which alert rule or by a user report."""
-        count = len(starts)
-        signal = fault.detect.sample(rng, count)
-        report = fault.user_report or self.scenario.detection.user_report
-        found = report.sample(rng, count)
-        found_by = np.full(count, -1)
-
-        rules = self.scenario.detection.alerts
-        for rule_index, name in enumerate(fault.alerts):
-            rule = rules[name]
-            # A sample lands at the next scrape, the rule sees it at the next
-            # evaluation, and fires after staying true for its 'for' duration
-            # (counted in whole evaluations).
-            seen = signal + rng.uniform(0, rule.scrape_interval, count)
-            seen += rng.uniform(0, rule.evaluation_interval, count)
-            if rule.for_ > 0 and rule.evaluation_interval > 0:
-                steps = math.ceil(rule.for_ / rule.evaluation_interval)
-                seen += steps * rule.evaluation_interval
-            else:
-                seen += rule.for_
-            caught = rng.random(count) < rule.probability
-            earlier = caught & (seen < found)
-            found = np.where(earlier, seen, found)
-            found_by = np.where(earlier, rule_index, found_by)
-
-        names = ["user report", *fault.alerts]
-        return starts + found, [names[i + 1] for i in found_by.tolist()]
 
     def _false_alerts(
         self, service: int, noise: float, policy: PolicyState, replication: int
@@ -501,7 +328,7 @@ class _Run:
     ) -> Callable[[simpy.Event], None]:
         def fire(event: simpy.Event) -> None:
             self.events += 1
-            handler(event.value, self.env.now)
+            handler(cast(Incident, event.value), self.env.now)
             self._drain()
 
         return fire
@@ -559,7 +386,7 @@ class _Run:
         # A level with nobody on call is skipped at once.
         while True:
             delay, targets = levels[level]
-            people = _on_call(targets, epoch)
+            people = on_call(targets, epoch)
             if people:
                 break
             following = _next_level(policy, level, loop, incident.high_urgency)
@@ -637,7 +464,7 @@ class _Run:
         noticed = now + incident.policy.pickup()
         epoch = self.base + noticed
         for _, targets in incident.policy.levels:
-            people = _on_call(targets, epoch)
+            people = on_call(targets, epoch)
             if people:
                 incident.pending_person = people[0]
                 break
@@ -738,23 +565,6 @@ class _Run:
             person.interrupted = []
 
 
-def _on_call(
-    targets: list[Responder | RotationTarget], epoch: float
-) -> list[Responder]:
-    people: list[Responder] = []
-    for target in targets:
-        if isinstance(target, Responder):
-            if target not in people:
-                people.append(target)
-            continue
-        person = target.calendar.person_at(epoch)
-        if person is not None:
-            responder = target.responders[person]
-            if responder not in people:
-                people.append(responder)
-    return people
-
-
 def _next_level(
     policy: PolicyState, level: int, loop: int, high_urgency: bool
 ) -> tuple[int, int] | None:
@@ -768,15 +578,6 @@ def _next_level(
     return None
 
 
-def _sampler(
-    spec: DistributionSpec, rng: np.random.Generator | None
-) -> Callable[[], float]:
-    if spec.is_constant or rng is None:
-        value = spec.fixed if spec.fixed is not None else spec.empirical[0]
-        return lambda: value
-    return Sampler(spec, rng, block=64)
-
-
 def _part_table(behaviour: Behaviour) -> list[int]:
     sleeping = week_table(behaviour.sleeping_hours)
     working = week_table(behaviour.working_hours)
@@ -784,20 +585,3 @@ def _part_table(behaviour: Behaviour) -> list[int]:
         SLEEPING if sleeping[slot] else WORKING if working[slot] else EVENING
         for slot in range(SLOTS_PER_WEEK)
     ]
-
-
-def _hour_of_week_intensity(fault: Fault) -> list[float]:
-    """Relative arrival intensity per local quarter hour, averaging one."""
-    if not fault.hour_of_week:
-        return [1.0]
-    factors = []
-    for slot in range(SLOTS_PER_WEEK):
-        factor = 1.0
-        for window in fault.hour_of_week:
-            if window.contains(slot // 96, (slot % 96) * int(SLOT)):
-                factor = window.factor
-        factors.append(factor)
-    mean = sum(factors) / len(factors)
-    if mean == 0:
-        return [0.0] * SLOTS_PER_WEEK
-    return [factor / mean for factor in factors]

@@ -76,8 +76,9 @@ class PositionedYaml:
                     key_node.start_mark.line + 1,
                     key_node.start_mark.column + 1,
                 )
-                self.keys[(*path, key)] = position
-                mapping[key] = self._build(loader, value_node, (*path, key))
+                step = key if isinstance(key, str | int) else str(key)
+                self.keys[(*path, step)] = position
+                mapping[key] = self._build(loader, value_node, (*path, step))
             return mapping
 
         if isinstance(node, yaml.SequenceNode):

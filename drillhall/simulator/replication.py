@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from drillhall.simulator.engine import Engine, Incident, ReplicationOutcome
+from drillhall.simulator.engine import Engine, ReplicationOutcome
 from drillhall.simulator.lifecycle import LifecycleRecord
+from drillhall.simulator.state import Incident, Responder
 from drillhall.simulator.statistics import DurationHistogram
 
 DURATIONS = ("ttd", "tta", "ttm", "ttr", "wait")
@@ -180,10 +181,11 @@ def lifecycle_records(
     base = engine.base
     scenario = engine.scenario
 
-    def instant(seconds: float) -> datetime | None:
-        if seconds == math.inf:
-            return None
+    def instant(seconds: float) -> datetime:
         return datetime.fromtimestamp(base + seconds, UTC)
+
+    def reached(seconds: float) -> datetime | None:
+        return None if seconds == math.inf else instant(seconds)
 
     records = []
     for incident in outcome.incidents:
@@ -201,11 +203,11 @@ def lifecycle_records(
                 started=instant(incident.start),
                 detected=instant(incident.detected),
                 detected_by=incident.detected_by,
-                acknowledged=instant(incident.acknowledged),
+                acknowledged=reached(incident.acknowledged),
                 acknowledged_by=_name(incident.acknowledged_by),
                 escalation_level=incident.level + 1,
                 escalations=incident.escalations,
-                work_started=instant(incident.work_started),
+                work_started=reached(incident.work_started),
                 worked_by=_name(incident.worker),
                 mitigated=instant(incident.mitigated),
                 resolved=instant(incident.resolved),
@@ -216,5 +218,5 @@ def lifecycle_records(
     return records
 
 
-def _name(responder: object) -> str | None:
+def _name(responder: Responder | None) -> str | None:
     return None if responder is None else responder.name

@@ -296,7 +296,7 @@ def check_references(scenario: Scenario) -> Iterator[tuple[Path, str]]:
     for name, person in scenario.people.items():
         known = {"default", *scenario.behaviours}
         if person.behaviour not in known:
-            at = ("people", name, "behaviour")
+            at: Path = ("people", name, "behaviour")
             yield at, _unknown("behaviour", person.behaviour, known)
         if person.notify is not None:
             yield from _check_rules(scenario, ("people", name, "notify"), person.notify)
@@ -307,7 +307,7 @@ def check_references(scenario: Scenario) -> Iterator[tuple[Path, str]]:
             for index, layer in enumerate(rotation.layers):
                 for position, member in enumerate(layer.members):
                     if member not in people:
-                        where = (*at, "layers", index, "members", position)
+                        where: Path = (*at, "layers", index, "members", position)
                         yield where, _unknown("person", member, people)
             for index, override in enumerate(rotation.overrides):
                 if override.person not in people:

@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from drillhall.simulator.distributions import stream
 from drillhall.simulator.durations import WEEK
-from drillhall.simulator.engine import Engine, stream
+from drillhall.simulator.engine import Engine
 from drillhall.simulator.localtime import SHIFT_NAMES
 from drillhall.simulator.replication import (
     DURATIONS,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from drillhall.simulator.engine import Engine, Incident
+from drillhall.simulator.engine import Engine
 from drillhall.simulator.replication import _budget_burn, summarize
 from drillhall.simulator.scenario import SLO
+from drillhall.simulator.state import Incident
 from drillhall.simulator.summary import BOOTSTRAP_UNITS, MonteCarloSummary
 from tests.conftest import build_scenario
 

@@ -1,0 +1,237 @@
+"""The mutable state of one replication: responders, channels, policies, incidents.
+
+The engine builds these afresh for every replication from the scenario and then
+only reads and updates them in its event loop, so they are plain slotted classes
+with everything the loop needs at hand.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from drillhall.simulator.distributions import UniformSampler
+from drillhall.simulator.localtime import SlotTable
+from drillhall.simulator.oncall import OnCallCalendar
+
+INFINITY = math.inf
+WORKING, EVENING, SLEEPING = 0, 1, 2
+"""Parts of a responder's local day, in the order behaviours declare them."""
+
+Draw = Callable[[], float]
+
+
+class ChannelState:
+    """A notification channel: its delivery delay and how often it fails."""
+
+    __slots__ = ("delay", "failure", "interrupts", "name", "uniform")
+
+    def __init__(
+        self,
+        name: str,
+        delay: Draw,
+        failure: float,
+        uniform: UniformSampler,
+        interrupts: bool,
+    ) -> None:
+        self.name = name
+        self.delay = delay
+        self.failure = failure
+        self.uniform = uniform
+        self.interrupts = interrupts
+
+
+class Responder:
+    """A person's traits and their state during one replication.
+
+    ``parts`` gives the part of the local day (working, evening, sleeping) and
+    ``buckets`` the on-call tools' bucket (business, off hours, sleep) for any
+    simulated time; ``acknowledge`` holds a time-to-acknowledge draw and ``miss``
+    a probability of missing a notification for each part of the day.
+    """
+
+    __slots__ = (
+        "acknowledge",
+        "acknowledged",
+        "buckets",
+        "busy_seconds",
+        "current",
+        "escalate_when_busy",
+        "index",
+        "interrupted",
+        "interruptions",
+        "miss",
+        "name",
+        "parts",
+        "rules",
+        "runbook_factor",
+        "speed",
+        "uniform",
+        "worked",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        index: int,
+        *,
+        parts: SlotTable,
+        buckets: SlotTable,
+        acknowledge: list[Draw],
+        miss: list[float],
+        uniform: UniformSampler,
+        rules: list[tuple[float, ChannelState]],
+        speed: float,
+        runbook_factor: float,
+        escalate_when_busy: bool,
+    ) -> None:
+        self.name = name
+        self.index = index
+        self.parts = parts
+        self.buckets = buckets
+        self.acknowledge = acknowledge
+        self.miss = miss
+        self.uniform = uniform
+        self.rules = rules
+        self.speed = speed
+        self.runbook_factor = runbook_factor
+        self.escalate_when_busy = escalate_when_busy
+
+        self.current: Incident | None = None
+        self.acknowledged = 0
+        self.worked = 0
+        self.busy_seconds = 0.0
+        self.interruptions = [0, 0, 0]
+        self.interrupted: list[float] = []
+
+
+class RotationTarget:
+    """A rotation as an escalation target: its calendar and its people."""
+
+    __slots__ = ("calendar", "responders")
+
+    def __init__(
+        self, calendar: OnCallCalendar, responders: dict[str, Responder]
+    ) -> None:
+        self.calendar = calendar
+        self.responders = responders
+
+
+Target = Responder | RotationTarget
+Level = tuple[float, list[Target]]
+
+
+class PolicyState:
+    """An escalation policy with its levels' targets resolved to responders."""
+
+    __slots__ = ("ack_timeout", "levels", "name", "pickup", "repeat")
+
+    def __init__(
+        self,
+        name: str,
+        levels: list[Level],
+        repeat: int,
+        ack_timeout: float,
+        pickup: Draw,
+    ) -> None:
+        self.name = name
+        self.levels = levels
+        self.repeat = repeat
+        self.ack_timeout = ack_timeout
+        self.pickup = pickup
+
+
+class Incident:
+    """An incident in flight; its lifecycle times are seconds since the start."""
+
+    __slots__ = (
+        "acknowledged",
+        "acknowledged_by",
+        "detected",
+        "detected_by",
+        "diagnose",
+        "during_sleep",
+        "eligible",
+        "escalations",
+        "exhausted",
+        "false_alarm",
+        "fault",
+        "high_urgency",
+        "index",
+        "level",
+        "mitigate",
+        "mitigated",
+        "next_level",
+        "next_loop",
+        "notifications",
+        "paged_levels",
+        "pending_ack",
+        "pending_person",
+        "policy",
+        "resolve",
+        "resolved",
+        "runbook",
+        "service",
+        "start",
+        "work_started",
+        "worker",
+    )
+
+    def __init__(
+        self,
+        service: int,
+        fault: int,
+        start: float,
+        detected: float,
+        detected_by: str,
+        diagnose: float,
+        mitigate: float,
+        resolve: float,
+        policy: PolicyState,
+    ) -> None:
+        self.index = 0
+        self.service = service
+        self.fault = fault
+        self.start = start
+        self.detected = detected
+        self.detected_by = detected_by
+        self.diagnose = diagnose
+        self.mitigate = mitigate
+        self.resolve = resolve
+        self.policy = policy
+        self.false_alarm = False
+        self.high_urgency = True
+        self.runbook = False
+        self.level = 0
+        self.paged_levels = 0
+        self.escalations = 0
+        self.exhausted = False
+        self.next_level = 0
+        self.next_loop = 0
+        self.pending_ack = INFINITY
+        self.pending_person: Responder | None = None
+        self.eligible: list[Responder] = []
+        self.notifications: list[tuple[Responder, float, float, bool]] = []
+        self.acknowledged = INFINITY
+        self.acknowledged_by: Responder | None = None
+        self.work_started = INFINITY
+        self.worker: Responder | None = None
+        self.mitigated = INFINITY
+        self.resolved = INFINITY
+        self.during_sleep = False
+
+
+def on_call(targets: list[Target], epoch: float) -> list[Responder]:
+    """The people a level's targets reach at ``epoch``, each once."""
+    people: list[Responder] = []
+    for target in targets:
+        if isinstance(target, Responder):
+            if target not in people:
+                people.append(target)
+            continue
+        person = target.calendar.person_at(epoch)
+        if person is not None:
+            responder = target.responders[person]
+            if responder not in people:
+                people.append(responder)
+    return people
