@@ -31,26 +31,24 @@ from typing import Protocol
 
 import simpy
 
+from drillhall.simulator.arrivals import hour_of_week_intensity
 from drillhall.simulator.distributions import DistributionSpec
 from drillhall.simulator.durations import MINUTE
 from drillhall.simulator.engine import Engine
 from drillhall.simulator.loader import load_scenario
 from drillhall.simulator.localtime import (
-    SLOT,
-    SLOTS_PER_WEEK,
     LocalClock,
     interruption_table,
-    week_table,
+    parts_of_week,
 )
 from drillhall.simulator.oncall import OnCallCalendar
-from drillhall.simulator.scenario import Behaviour, Fault, Scenario
+from drillhall.simulator.scenario import Fault, Scenario
 
 Draw = Callable[[], float]
 Process = Generator[simpy.Event, object, None]
 Paged = Generator[simpy.Event, object, tuple["Responder | None", list["Responder"]]]
 """Paging as a sub-generator: it returns who acknowledged and who was paged."""
 
-WORKING, EVENING, SLEEPING = 0, 1, 2
 MARGIN = timedelta(days=30)
 """Calendars and clocks reach this far past the horizon, for incidents still open."""
 
@@ -198,10 +196,14 @@ class PlainModel:
                 )
 
         self.parts = {
-            name: parts_of_week(scenario.behaviour_of(name)) for name in scenario.people
+            name: parts_of_week(
+                scenario.behaviour_of(name).working_hours,
+                scenario.behaviour_of(name).sleeping_hours,
+            )
+            for name in scenario.people
         }
         self.intensities = {
-            (service_name, fault.name): arrival_intensity(fault)
+            (service_name, fault.name): hour_of_week_intensity(fault)
             for service_name, service in scenario.services.items()
             for fault in service.faults
         }
@@ -514,31 +516,6 @@ class _Replication:
                 diagnose *= worker.runbook_factor
             yield env.timeout((diagnose + mitigate) / worker.speed)
         record.mitigated = env.now
-
-
-def parts_of_week(behaviour: Behaviour) -> list[int]:
-    """Working, evening or sleeping for each local quarter hour of the week."""
-    sleeping = week_table(behaviour.sleeping_hours)
-    working = week_table(behaviour.working_hours)
-    return [
-        SLEEPING if sleeping[slot] else WORKING if working[slot] else EVENING
-        for slot in range(SLOTS_PER_WEEK)
-    ]
-
-
-def arrival_intensity(fault: Fault) -> list[float]:
-    """Arrival intensity per local quarter hour of the week, averaging one."""
-    if not fault.hour_of_week:
-        return [1.0] * SLOTS_PER_WEEK
-    factors = []
-    for slot in range(SLOTS_PER_WEEK):
-        factor = 1.0
-        for window in fault.hour_of_week:
-            if window.contains(slot // 96, (slot % 96) * int(SLOT)):
-                factor = window.factor
-        factors.append(factor)
-    mean = sum(factors) / len(factors)
-    return [factor / mean if mean else 0.0 for factor in factors]
 
 
 # -- comparison with the engine ---------------------------------------------------

@@ -30,19 +30,16 @@ from drillhall.simulator.arrivals import (
 from drillhall.simulator.distributions import UniformSampler, sampler, stream
 from drillhall.simulator.durations import DAY
 from drillhall.simulator.localtime import (
-    SLOTS_PER_WEEK,
+    SLEEPING,
     LocalClock,
     SlotTable,
     interruption_table,
-    week_table,
+    parts_of_week,
 )
 from drillhall.simulator.oncall import OnCallCalendar
-from drillhall.simulator.scenario import Behaviour, EscalationPolicy, Scenario
+from drillhall.simulator.scenario import EscalationPolicy, Scenario
 from drillhall.simulator.state import (
-    EVENING,
     INFINITY,
-    SLEEPING,
-    WORKING,
     ChannelState,
     Incident,
     Level,
@@ -102,7 +99,8 @@ class Engine:
         buckets = interruption_table()
         for name, person in scenario.people.items():
             clock = self.clocks[person.timezone]
-            week = _part_table(scenario.behaviour_of(name))
+            behaviour = scenario.behaviour_of(name)
+            week = parts_of_week(behaviour.working_hours, behaviour.sleeping_hours)
             self._part_tables[name] = SlotTable(clock, week, self.base)
             if person.timezone not in self._bucket_tables:
                 table = SlotTable(clock, buckets, self.base)
@@ -576,12 +574,3 @@ def _next_level(
     if loop < policy.repeat:
         return 0, loop + 1
     return None
-
-
-def _part_table(behaviour: Behaviour) -> list[int]:
-    sleeping = week_table(behaviour.sleeping_hours)
-    working = week_table(behaviour.working_hours)
-    return [
-        SLEEPING if sleeping[slot] else WORKING if working[slot] else EVENING
-        for slot in range(SLOTS_PER_WEEK)
-    ]

@@ -19,6 +19,8 @@ from drillhall.simulator.fields import Window
 SLOT = 900.0
 """Seconds per slot: every time zone's offset is a multiple of 15 minutes."""
 SLOTS_PER_WEEK = 7 * 96
+WORKING, EVENING, SLEEPING = 0, 1, 2
+"""Parts of a person's local day, in the order behaviours declare them."""
 
 
 class LocalClock:
@@ -101,6 +103,21 @@ def week_table(windows: Sequence[Window]) -> list[bool]:
     """For each local quarter hour of the week, whether any window covers it."""
     return [
         any(window.contains(slot // 96, (slot % 96) * 900) for window in windows)
+        for slot in range(SLOTS_PER_WEEK)
+    ]
+
+
+def parts_of_week(
+    working_hours: Sequence[Window], sleeping_hours: Sequence[Window]
+) -> list[int]:
+    """Working, evening or sleeping for each local quarter hour of the week.
+
+    Sleeping hours win over working hours; what neither covers is evening.
+    """
+    sleeping = week_table(sleeping_hours)
+    working = week_table(working_hours)
+    return [
+        SLEEPING if sleeping[slot] else WORKING if working[slot] else EVENING
         for slot in range(SLOTS_PER_WEEK)
     ]
 

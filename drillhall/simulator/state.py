@@ -15,8 +15,6 @@ from drillhall.simulator.localtime import SlotTable
 from drillhall.simulator.oncall import OnCallCalendar
 
 INFINITY = math.inf
-WORKING, EVENING, SLEEPING = 0, 1, 2
-"""Parts of a responder's local day, in the order behaviours declare them."""
 
 Draw = Callable[[], float]
 
