@@ -53,6 +53,10 @@ from drillhall.simulator.state import (
 MARGIN_DAYS = 30.0
 """Calendars and clocks are prepared this far past the horizon for late work."""
 MAX_INLINE_DEPTH = 40
+"""Steps handled at once may call one another; past this depth they are scheduled."""
+
+# The steps of a lifecycle that may be scheduled, as indices into _Run.handlers.
+ACKNOWLEDGE, ESCALATE, GIVE_UP, MITIGATED = range(4)
 
 
 @dataclass
@@ -87,7 +91,6 @@ class Engine:
                 )
 
         self.people = list(scenario.people)
-        self.person_index = {name: i for i, name in enumerate(self.people)}
         self.services = list(scenario.services)
         self._intensity = {
             (service, fault.name): hour_of_week_intensity(fault)
@@ -312,7 +315,6 @@ class _Run:
             self._mitigated,
         ]
         self.callbacks = [self._callback(handler) for handler in self.handlers]
-        self.ACKNOWLEDGE, self.ESCALATE, self.GIVE_UP, self.MITIGATED = range(4)
 
     def go(self) -> None:
         self._drain()
@@ -335,6 +337,8 @@ class _Run:
         """Run step ``kind`` at ``time``: now, if nothing can come before it."""
         env = self.env
         pending = self.pending
+        # NOTE: SimPy's queue is read directly; Environment.peek() would cost a
+        # method call on every step of every incident.
         queue = env._queue
         horizon = queue[0][0] if queue else INFINITY
         if pending and pending[-1].detected < horizon:
@@ -391,9 +395,9 @@ class _Run:
             if following is None:
                 # Somebody paged earlier may still answer; else nobody will.
                 if incident.pending_ack < INFINITY:
-                    self._at(incident.pending_ack, 0, incident)
+                    self._at(incident.pending_ack, ACKNOWLEDGE, incident)
                 else:
-                    self._at(now, 2, incident)
+                    self._at(now, GIVE_UP, incident)
                 return
             level, loop = following
 
@@ -412,7 +416,7 @@ class _Run:
 
         if best < level_end:
             incident.pending_person = best_person
-            self._at(best, 0, incident)
+            self._at(best, ACKNOWLEDGE, incident)
             return
 
         incident.pending_ack, incident.pending_person = best, best_person
@@ -420,11 +424,11 @@ class _Run:
         if following is not None:
             incident.next_level, incident.next_loop = following
             incident.escalations += 1
-            self._at(level_end, 1, incident)
+            self._at(level_end, ESCALATE, incident)
         elif best < INFINITY:
-            self._at(best, 0, incident)
+            self._at(best, ACKNOWLEDGE, incident)
         else:
-            self._at(now + delay, 2, incident)
+            self._at(now + delay, GIVE_UP, incident)
 
     def _notify(
         self, incident: Incident, person: Responder, now: float, cutoff: float
@@ -473,7 +477,7 @@ class _Run:
         if incident.pending_person is not None:
             if incident.pending_person not in incident.eligible:
                 incident.eligible.append(incident.pending_person)
-        self._at(noticed, 0, incident)
+        self._at(noticed, ACKNOWLEDGE, incident)
 
     # -- work ---------------------------------------------------------------------
 
@@ -516,7 +520,7 @@ class _Run:
             if incident.runbook:
                 diagnose *= worker.runbook_factor
             work = (diagnose + incident.mitigate) / worker.speed
-        self._at(now + work, 3, incident)
+        self._at(now + work, MITIGATED, incident)
 
     def _mitigated(self, incident: Incident, now: float) -> None:
         incident.mitigated = now
