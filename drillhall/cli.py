@@ -10,6 +10,7 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -29,6 +30,27 @@ USAGE_ERROR = 2
 
 
 class _Group(click.Group):
+    """Turns every error a user can cause into one line and exit code 2."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except click.UsageError as error:
+            command = error.ctx.command_path if error.ctx else "drillhall"
+            click.echo(
+                f"drillhall: {error.format_message()} (see `{command} --help`)",
+                err=True,
+            )
+            sys.exit(USAGE_ERROR)
+        except click.ClickException as error:
+            click.echo(f"drillhall: {error.format_message()}", err=True)
+            sys.exit(error.exit_code)
+        except click.Abort:
+            click.echo("drillhall: interrupted", err=True)
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
+
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)

@@ -474,9 +474,9 @@ class _Run:
             incident.pending_person = (
                 incident.eligible[0] if incident.eligible else None
             )
-        if incident.pending_person is not None:
-            if incident.pending_person not in incident.eligible:
-                incident.eligible.append(incident.pending_person)
+        person = incident.pending_person
+        if person is not None and person not in incident.eligible:
+            incident.eligible.append(person)
         self._at(noticed, ACKNOWLEDGE, incident)
 
     # -- work ---------------------------------------------------------------------

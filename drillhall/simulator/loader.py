@@ -172,6 +172,12 @@ def _problem(document: PositionedYaml, detail: Any) -> InputError:
     message = str(detail["msg"]).removeprefix("Value error, ")
     kind = detail["type"]
 
+    if kind not in ("missing", "extra_forbidden"):
+        # A shorthand ('5m' for {fixed: 5m}) puts keys in the path that the user
+        # did not write; name what they wrote.
+        while len(path) > 1 and path not in document.values:
+            path = path[:-1]
+
     if kind == "extra_forbidden":
         message = (
             f"unknown field {path[-1]!r}; check its spelling "

@@ -139,3 +139,10 @@ def test_format_path():
     assert format_path(("escalation", "p", "levels", 1, "delay")) == (
         "escalation.p.levels[1].delay"
     )
+
+
+def test_a_bad_shorthand_names_the_field_as_written():
+    data = scenario_data()
+    data["services"]["api"]["faults"][0]["mitigate"] = "10x"
+    [line] = problems_of(yaml.safe_dump(data, sort_keys=False))
+    assert "services.api.faults[0].mitigate: expected a duration" in line
