@@ -2,4 +2,4 @@
 
 from drillhall.cli import main
 
-main()
+main(prog_name="drillhall")
