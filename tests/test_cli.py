@@ -121,10 +121,11 @@ def test_bad_scenario_exits_2_with_one_line_and_no_traceback(tmp_path):
 def test_bad_flags_and_files(tmp_path):
     result = drillhall("simulate", "scenarios/small-team-weekly.yaml", "-n", "0")
     assert result.returncode == 2
-    assert result.stderr.splitlines() == [
+    expected = (
         "drillhall: Invalid value for '--replications' / '-n': 0 is not in the "
         "range x>=1. (see `drillhall simulate --help`)"
-    ]
+    )
+    assert result.stderr.splitlines() == [expected]
 
     result = drillhall("simulate", str(tmp_path / "missing.yaml"))
     assert result.returncode == 2
