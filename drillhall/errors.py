@@ -45,3 +45,25 @@ class InputError(DrillhallError):
 
 class ScenarioError(InputError):
     """A scenario file is invalid: bad YAML, a wrong type, a dangling reference."""
+
+
+class InputErrors(InputError):
+    """Several problems in one input, each an ``InputError`` on a line of its own."""
+
+    def __init__(self, problems: list[InputError]) -> None:
+        first = problems[0]
+        super().__init__(
+            first.message,
+            source=first.source,
+            line=first.line,
+            column=first.column,
+            field=first.field,
+        )
+        self.problems = problems
+
+    def __str__(self) -> str:
+        return "\n".join(InputError.__str__(problem) for problem in self.problems)
+
+
+class ScenarioErrors(InputErrors, ScenarioError):
+    """Several problems in one scenario file."""

@@ -7,36 +7,20 @@ error or a dangling reference is reported as ``file:line:column: field: message`
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from pathlib import Path as FilePath
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from drillhall.errors import InputError, ScenarioError
+from drillhall.errors import InputError, InputErrors, ScenarioError, ScenarioErrors
 from drillhall.simulator.scenario import Path, Scenario, check_references
 
 logger = logging.getLogger(__name__)
 
 Position = tuple[int, int]
-
-
-class ScenarioErrors(ScenarioError):
-    """Several problems in one file, each an ``InputError`` on a line of its own."""
-
-    def __init__(self, problems: list[InputError]) -> None:
-        first = problems[0]
-        super().__init__(
-            first.message,
-            source=first.source,
-            line=first.line,
-            column=first.column,
-            field=first.field,
-        )
-        self.problems = problems
-
-    def __str__(self) -> str:
-        return "\n".join(InputError.__str__(problem) for problem in self.problems)
+M = TypeVar("M", bound=BaseModel)
 
 
 class PositionedYaml:
@@ -139,32 +123,52 @@ def load_scenario(file: str | FilePath) -> Scenario:
 
 def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
     """Validate scenario YAML ``text``; ``source`` names it in error messages."""
+    scenario = parse_document(
+        text,
+        source,
+        Scenario,
+        errors=ScenarioErrors,
+        shape="a scenario is a mapping with keys like name, start, horizon, "
+        "people, teams, escalation and services",
+        references=check_references,
+    )
+    logger.debug("loaded scenario %s from %s", scenario.name, source)
+    return scenario
+
+
+def parse_document(
+    text: str,
+    source: str,
+    model: type[M],
+    *,
+    errors: type[InputErrors] = InputErrors,
+    shape: str = "expected a mapping of keys to values",
+    references: Callable[[M], Iterable[tuple[Path, str]]] | None = None,
+) -> M:
+    """Validate YAML ``text`` against ``model``; every problem names its place.
+
+    ``references`` finds names that point at nothing, after the schema passed.
+    Raises ``errors`` (a list of problems, one per line) or, for YAML that
+    cannot be read, a single ``ScenarioError``-style ``InputError``.
+    """
     document = PositionedYaml(text, source)
     if not isinstance(document.data, dict):
-        raise ScenarioError(
-            "a scenario is a mapping with keys like name, start, horizon, people, "
-            "teams, escalation and services",
-            source=source,
-            line=1,
-            column=1,
-        )
+        raise errors([InputError(shape, source=source, line=1, column=1)])
 
     try:
-        scenario = Scenario.model_validate(document.data)
+        validated = model.model_validate(document.data)
     except ValidationError as error:
-        raise ScenarioErrors(
+        raise errors(
             [_problem(document, detail) for detail in error.errors()]
         ) from None
 
-    problems = [
-        _located(document, path, message)
-        for path, message in check_references(scenario)
-    ]
-    if problems:
-        raise ScenarioErrors(problems)
-
-    logger.debug("loaded scenario %s from %s", scenario.name, source)
-    return scenario
+    if references is not None:
+        problems = [
+            _located(document, path, message) for path, message in references(validated)
+        ]
+        if problems:
+            raise errors(problems)
+    return validated
 
 
 def _problem(document: PositionedYaml, detail: Any) -> InputError:
