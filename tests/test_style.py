@@ -7,7 +7,7 @@ import sys
 
 from tests.conftest import ROOT
 
-CHECKED = ["drillhall", "tests", "benchmarks"]
+CHECKED = ["drillhall", "tests", "benchmarks", "drills"]
 
 
 def ruff(*arguments: str) -> subprocess.CompletedProcess[str]:

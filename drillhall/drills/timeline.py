@@ -1,0 +1,618 @@
+"""The drill timeline: an append-only event log kept in a database.
+
+Every drill is one row in ``drills`` (its plan, start, end, status and whether a
+rollback is still owed); everything that happens during it is one row in
+``drill_events`` with a UTC timestamp, a source and a JSON payload. Events are
+never changed or deleted. Each write commits in a transaction of its own before
+it returns, so a caller that records an event *before* acting on it never loses
+it to a crash.
+
+The database is SQLite by default (``$DRILLHALL_DB`` or ``./drillhall.db``) and
+any SQLAlchemy URL otherwise. SQLite is set up for several processes writing at
+once (participants run ``drillhall drill event`` in their own terminals while the
+runner writes):
+
+- ``journal_mode=WAL``: readers never block the writer and the writer never
+  blocks readers; a killed process leaves nothing to repair by hand.
+- ``synchronous=FULL``: every commit is on disk when ``record`` returns, even if
+  the machine then loses power. With ``NORMAL`` a WAL database survives a killed
+  process but may lose the last commits to a power cut or kernel panic, and the
+  event that matters most is ``rollback_intent``: written just before a fault is
+  injected into what may be a remote system, it is how ``drill recover`` finds
+  the fault to remove. A drill writes a few events a second, so the cost of one
+  fsync per event does not matter.
+- ``busy_timeout=10000``: a writer waits up to 10 s for another's lock.
+- Writes begin with ``BEGIN IMMEDIATE``: they take the write lock first, so two
+  writers queue on the busy timeout instead of one failing at once with
+  "database is locked" when it tries to upgrade a read lock.
+- ``foreign_keys=ON``: an event cannot name a drill that does not exist.
+
+Create one ``Timeline`` per process; it may be shared between threads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import secrets
+import sqlite3
+import time
+import unicodedata
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+from sqlalchemy.engine import Dialect
+
+from drillhall.errors import DrillhallError, InputError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_URL: Final = "sqlite:///./drillhall.db"
+URL_VARIABLE: Final = "DRILLHALL_DB"
+BUSY_TIMEOUT_MS: Final = 10_000
+
+EVENT_KINDS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "drill_started": "the drill began (written by Timeline.start_drill)",
+        "steady_state_checked": "the steady-state hypothesis was checked",
+        "rollback_intent": "rollbacks will be owed; written before the injection",
+        "injected": "the fault is being injected; written before it is",
+        "detected": "an alert fired or a probe saw the fault",
+        "paged": "a responder was notified",
+        "acknowledged": "a responder acknowledged the page",
+        "runbook_step": "a runbook step was done or skipped: {step, status}",
+        "note": "free text from a participant: {text}",
+        "mitigated": "user impact ended",
+        "resolved": "the incident is over",
+        "guardrail_tripped": "a guardrail's limit was exceeded; the drill aborts",
+        "load_stats": "one interval of load statistics",
+        "rolling_back": "rollbacks are starting; written before they run",
+        "rolled_back": "rollbacks finished",
+        "drill_ended": "the drill ended (written by Timeline.finish): {status}",
+        "score": "the drill's score",
+    }
+)
+"""Every kind of event a timeline holds, with what it means. ``record`` refuses
+any other kind, so that scoring and reports can rely on the vocabulary."""
+
+RESERVED_KINDS: Final = frozenset({"drill_started", "drill_ended"})
+"""Kinds written only by ``start_drill`` and ``finish``: one of each per drill."""
+
+DRILL_STATUSES: Final = ("running", "finished", "aborted", "interrupted", "recovered")
+ENDED_STATUSES: Final = DRILL_STATUSES[1:]
+
+_TEXT_LIMIT: Final = 200
+_LATEST_SHOWN: Final = 5
+_ID_ATTEMPTS: Final = 5
+_BEGIN_OPTION: Final = "drillhall_sqlite_begin"
+_WAL_RETRY_SECONDS: Final = 0.01
+
+
+class TimelineError(DrillhallError):
+    """The timeline's database cannot be opened, read or written."""
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEvent:
+    """One thing that happened during a drill, as stored."""
+
+    id: int
+    drill: str
+    at: datetime
+    source: str
+    kind: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class DrillRecord:
+    """A drill's row: what ran, when, how it ended, and whether cleanup is owed."""
+
+    id: str
+    plan: str
+    started: datetime
+    ended: datetime | None
+    status: str
+    rollback_pending: bool
+    details: dict[str, Any]
+
+
+class _UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out; stored as naive UTC.
+
+    Naive storage behaves the same on every backend (SQLite has no time zones,
+    MySQL's DATETIME neither); microseconds are kept everywhere.
+    """
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name in ("mysql", "mariadb"):
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(sa.DateTime())
+
+    def process_bind_param(
+        self, value: datetime | None, dialect: Dialect
+    ) -> datetime | None:
+        if value is None:
+            return None
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(
+        self, value: datetime | None, dialect: Dialect
+    ) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+_metadata = sa.MetaData()
+
+_drills = sa.Table(
+    "drills",
+    _metadata,
+    sa.Column("id", sa.String(120), primary_key=True),
+    sa.Column("plan", sa.String(_TEXT_LIMIT), nullable=False),
+    sa.Column("started", _UTCDateTime(), nullable=False, index=True),
+    sa.Column("ended", _UTCDateTime()),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("rollback_pending", sa.Boolean(), nullable=False),
+    sa.Column("details", sa.JSON(), nullable=False),
+)
+
+_events = sa.Table(
+    "drill_events",
+    _metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("drill", sa.ForeignKey("drills.id"), nullable=False),
+    sa.Column("at", _UTCDateTime(), nullable=False),
+    sa.Column("source", sa.String(_TEXT_LIMIT), nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("payload", sa.JSON(), nullable=False),
+    sa.Index("drill_events_order", "drill", "at", "id"),
+    # AUTOINCREMENT: an id is never handed out twice, even after a manual delete.
+    sqlite_autoincrement=True,
+)
+
+# NOTE: append-only is enforced in the database only on SQLite, where triggers
+# are one statement each; on other backends it rests on this module having no
+# update or delete for events.
+for _change in ("UPDATE", "DELETE"):
+    sa.event.listen(
+        _events,
+        "after_create",
+        sa.DDL(
+            f"CREATE TRIGGER drill_events_no_{_change.lower()} "
+            f"BEFORE {_change} ON drill_events "
+            "BEGIN SELECT RAISE(ABORT, 'drill events are append-only'); END"
+        ).execute_if(dialect="sqlite"),
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Timeline:
+    """The drills and their events in one database.
+
+    ``url`` is any SQLAlchemy URL; ``None`` takes ``$DRILLHALL_DB``, else
+    ``sqlite:///./drillhall.db``. The tables are created when missing. ``clock``
+    gives the time of events recorded without ``at``.
+    """
+
+    def __init__(
+        self, url: str | None = None, *, clock: Callable[[], datetime] = _now
+    ) -> None:
+        from_variable = url is None and bool(os.environ.get(URL_VARIABLE))
+        self.url = url or os.environ.get(URL_VARIABLE) or DEFAULT_URL
+        self._source = URL_VARIABLE if from_variable else None
+        self._clock = clock
+        self._shown_url = _without_password(self.url)
+        self._engine = self._create_engine()
+        try:
+            with self._transaction("open", write=True) as connection:
+                _metadata.create_all(connection)
+        except TimelineError:
+            self._engine.dispose()
+            raise
+        logger.debug("timeline database %s is open", self._shown_url)
+
+    def __enter__(self) -> Timeline:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the database connections; the object is unusable afterwards."""
+        self._engine.dispose()
+
+    def start_drill(
+        self,
+        plan: str,
+        details: Mapping[str, Any] | None = None,
+        *,
+        at: datetime | None = None,
+    ) -> DrillRecord:
+        """Create a running drill and its ``drill_started`` event, atomically.
+
+        The id reads as UTC start minute, plan and a random suffix, such as
+        ``20261203-1412-primary-down-3f9a``.
+        """
+        _check_text(plan, "plan")
+        stored_details = _json_object(
+            {} if details is None else details, "details", "drill_started"
+        )
+        started = self._utc(at)
+
+        # NOTE: four hex digits keep ids short enough to type; a clash (same
+        # plan, same minute) is caught by the primary key and drawn again.
+        for attempt in range(1, _ID_ATTEMPTS + 1):
+            drill_id = _drill_id(plan, started)
+            try:
+                self._insert_drill(drill_id, plan, started, stored_details)
+                break
+            except sa.exc.IntegrityError:
+                if attempt == _ID_ATTEMPTS:
+                    raise
+                logger.debug("drill id %s is taken; drawing another", drill_id)
+
+        logger.info("drill %s started (plan %s)", drill_id, plan)
+        return DrillRecord(
+            drill_id, plan, started, None, "running", False, stored_details
+        )
+
+    def record(
+        self,
+        drill: str,
+        kind: str,
+        source: str,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        at: datetime | None = None,
+    ) -> TimelineEvent:
+        """Append one event and commit it before returning.
+
+        ``kind`` is one of ``EVENT_KINDS`` other than the two ``start_drill``
+        and ``finish`` write; ``payload`` must be a JSON object.
+        """
+        _check_kind(kind)
+        _check_text(source, "source")
+        stored = _json_object({} if payload is None else payload, "payload", kind)
+        when = self._utc(at)
+
+        try:
+            with self._transaction("write to", write=True) as connection:
+                event_id = self._insert_event(
+                    connection, drill, when, source, kind, stored
+                )
+        except sa.exc.IntegrityError:
+            # The foreign key refused the drill id: say which ids exist.
+            if not self._exists(drill):
+                raise self._unknown_drill(drill) from None
+            raise
+
+        logger.debug("drill %s: %s from %s", drill, kind, source)
+        return TimelineEvent(event_id, drill, when, source, kind, stored)
+
+    def events(self, drill: str) -> list[TimelineEvent]:
+        """The drill's events in time order (ties in the order written)."""
+        query = (
+            sa.select(_events)
+            .where(_events.c.drill == drill)
+            .order_by(_events.c.at, _events.c.id)
+        )
+        with self._transaction("read") as connection:
+            rows = connection.execute(query).all()
+
+        # Every drill has its drill_started event, so no rows means no drill.
+        if not rows:
+            self.drill(drill)
+        return [
+            TimelineEvent(row.id, row.drill, row.at, row.source, row.kind, row.payload)
+            for row in rows
+        ]
+
+    def drill(self, drill: str) -> DrillRecord:
+        """One drill by id; an unknown id names the latest known ones."""
+        query = sa.select(_drills).where(_drills.c.id == drill)
+        with self._transaction("read") as connection:
+            row = connection.execute(query).first()
+        if row is None:
+            raise self._unknown_drill(drill)
+        return _drill_record(row)
+
+    def drills(self, *, limit: int | None = None) -> list[DrillRecord]:
+        """All drills (or the latest ``limit``), newest first."""
+        query = (
+            sa.select(_drills)
+            .order_by(_drills.c.started.desc(), _drills.c.id.desc())
+            .limit(limit)
+        )
+        with self._transaction("read") as connection:
+            return [_drill_record(row) for row in connection.execute(query)]
+
+    def open_drills(self) -> list[DrillRecord]:
+        """Drills whose rollback is still owed, newest first: undo in that order."""
+        query = (
+            sa.select(_drills)
+            .where(_drills.c.rollback_pending.is_(True))
+            .order_by(_drills.c.started.desc(), _drills.c.id.desc())
+        )
+        with self._transaction("read") as connection:
+            return [_drill_record(row) for row in connection.execute(query)]
+
+    def set_rollback_pending(self, drill: str, pending: bool) -> None:
+        """Mark that the drill's rollbacks are owed (``True``) or done."""
+        self._update_drill(drill, rollback_pending=pending)
+        logger.debug("drill %s: rollback pending %s", drill, pending)
+
+    def finish(self, drill: str, status: str, *, at: datetime | None = None) -> None:
+        """End the drill with ``status`` and write its ``drill_ended`` event.
+
+        A drill ends once; afterwards only ``recovered`` is accepted, for a
+        drill whose cleanup ``drill recover`` completed later (the end time
+        stays the first one). ``rollback_pending`` is left as it is.
+        """
+        if status not in ENDED_STATUSES:
+            raise InputError(
+                f"cannot finish drill {drill!r} as {status!r}: a drill ends as one "
+                f"of {', '.join(ENDED_STATUSES)}",
+                field="status",
+            )
+        when = self._utc(at)
+
+        with self._transaction("write to", write=True) as connection:
+            current = connection.execute(
+                sa.select(_drills.c.status, _drills.c.ended).where(
+                    _drills.c.id == drill
+                )
+            ).first()
+            if current is None:
+                raise self._unknown_drill(drill)
+            _check_can_finish(drill, current.status, status)
+            ended = current.ended or when
+            connection.execute(
+                _drills.update()
+                .where(_drills.c.id == drill)
+                .values(status=status, ended=ended)
+            )
+            payload = {"status": status}
+            self._insert_event(
+                connection, drill, when, "drillhall", "drill_ended", payload
+            )
+
+        logger.info("drill %s ended: %s", drill, status)
+
+    def _create_engine(self) -> sa.Engine:
+        try:
+            engine = sa.create_engine(self.url)
+        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as error:
+            raise InputError(
+                f"the timeline database URL {self._shown_url!r} cannot be used: "
+                f"{error}; give an SQLAlchemy URL such as sqlite:///drills.db or "
+                "postgresql+psycopg://user@host/db, with its driver installed",
+                source=self._source,
+            ) from None
+        if engine.dialect.name == "sqlite":
+            sa.event.listen(engine, "connect", _configure_sqlite)
+            sa.event.listen(engine, "begin", _begin_sqlite)
+        return engine
+
+    @contextmanager
+    def _transaction(
+        self, verb: str, *, write: bool = False
+    ) -> Iterator[sa.Connection]:
+        """A connection in a transaction that commits when the block ends."""
+        try:
+            with self._engine.connect() as connection:
+                if write:
+                    connection.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+                with connection.begin():
+                    yield connection
+        except sa.exc.OperationalError as error:
+            raise TimelineError(
+                f"cannot {verb} the timeline database {self._shown_url}: "
+                f"{error.orig}; check that it is reachable and writable (for "
+                "SQLite: that its folder exists) and that no process holds a "
+                f"lock on it for more than {BUSY_TIMEOUT_MS // 1000} s"
+            ) from error
+
+    def _insert_drill(
+        self, drill_id: str, plan: str, started: datetime, details: dict[str, Any]
+    ) -> None:
+        with self._transaction("write to", write=True) as connection:
+            connection.execute(
+                _drills.insert().values(
+                    id=drill_id,
+                    plan=plan,
+                    started=started,
+                    ended=None,
+                    status="running",
+                    rollback_pending=False,
+                    details=details,
+                )
+            )
+            payload = {"plan": plan, "details": details}
+            self._insert_event(
+                connection, drill_id, started, "drillhall", "drill_started", payload
+            )
+
+    @staticmethod
+    def _insert_event(
+        connection: sa.Connection,
+        drill: str,
+        at: datetime,
+        source: str,
+        kind: str,
+        payload: dict[str, Any],
+    ) -> int:
+        result = connection.execute(
+            _events.insert().values(
+                drill=drill, at=at, source=source, kind=kind, payload=payload
+            )
+        )
+        key = result.inserted_primary_key
+        if key is None:
+            raise TimelineError(f"the database gave no id for the {kind!r} event")
+        return int(key[0])
+
+    def _update_drill(self, drill: str, **values: Any) -> None:
+        statement = _drills.update().where(_drills.c.id == drill).values(**values)
+        with self._transaction("write to", write=True) as connection:
+            if connection.execute(statement).rowcount == 0:
+                raise self._unknown_drill(drill)
+
+    def _exists(self, drill: str) -> bool:
+        query = sa.select(_drills.c.id).where(_drills.c.id == drill)
+        with self._transaction("read") as connection:
+            return connection.execute(query).first() is not None
+
+    def _unknown_drill(self, drill: str) -> InputError:
+        latest = [record.id for record in self.drills(limit=_LATEST_SHOWN)]
+        if latest:
+            known = f"the latest are {', '.join(latest)}"
+        else:
+            known = "no drill has been started in it yet"
+        return InputError(
+            f"unknown drill {drill!r} in {self._shown_url}: {known}; "
+            "`drillhall drill list` shows them all",
+            source=self._source,
+        )
+
+    def _utc(self, at: datetime | None) -> datetime:
+        if at is None:
+            at = self._clock()
+        if at.tzinfo is None or at.utcoffset() is None:
+            raise ValueError(
+                f"timeline time {at.isoformat()} has no time zone; pass an aware "
+                "datetime such as datetime.now(UTC)"
+            )
+        return at.astimezone(UTC)
+
+
+def _configure_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
+    # SQLAlchemy's "begin" listener issues BEGIN, so sqlite3 must not.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        _switch_to_wal(cursor)
+        cursor.execute("PRAGMA synchronous = FULL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """Put the database in WAL mode, waiting out others doing the same.
+
+    Only a new database needs the switch (the mode is kept in the file). When
+    several processes open it at once, SQLite answers "database is locked" to
+    all but one of them without calling the busy handler, so the wait is here.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(_WAL_RETRY_SECONDS)
+
+
+def _begin_sqlite(connection: sa.Connection) -> None:
+    mode = connection.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
+    connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _without_password(url: str) -> str:
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return url
+
+
+def _drill_record(row: sa.Row[Any]) -> DrillRecord:
+    return DrillRecord(
+        id=row.id,
+        plan=row.plan,
+        started=row.started,
+        ended=row.ended,
+        status=row.status,
+        rollback_pending=bool(row.rollback_pending),
+        details=row.details,
+    )
+
+
+def _drill_id(plan: str, started: datetime) -> str:
+    ascii_plan = unicodedata.normalize("NFKD", plan).encode("ascii", "ignore")
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_plan.decode().lower()).strip("-")
+    slug = slug[:60].strip("-") or "drill"
+    return f"{started:%Y%m%d-%H%M}-{slug}-{secrets.token_hex(2)}"
+
+
+def _check_kind(kind: str) -> None:
+    if kind in RESERVED_KINDS:
+        raise InputError(
+            f"event kind {kind!r} is written by Timeline.start_drill and "
+            "Timeline.finish only; call those instead of record",
+            field="kind",
+        )
+    if kind not in EVENT_KINDS:
+        raise InputError(
+            f"unknown event kind {kind!r}: the timeline records only "
+            f"{', '.join(sorted(EVENT_KINDS.keys() - RESERVED_KINDS))}; a new kind "
+            "belongs in EVENT_KINDS in drillhall/drills/timeline.py",
+            field="kind",
+        )
+
+
+def _check_text(value: str, field: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(f"{field} {value!r} must be non-empty text", field=field)
+    if len(value) > _TEXT_LIMIT:
+        raise InputError(
+            f"{field} {value[:40]!r}… is {len(value)} characters long; the timeline "
+            f"keeps at most {_TEXT_LIMIT}",
+            field=field,
+        )
+
+
+def _check_can_finish(drill: str, current: str, status: str) -> None:
+    if current != "running" and status != "recovered":
+        raise InputError(
+            f"drill {drill!r} already ended as {current!r} and cannot end again as "
+            f"{status!r}; only 'recovered' may follow, once its rollback ran",
+            field="status",
+        )
+
+
+def _json_object(value: Mapping[str, Any], field: str, kind: str) -> dict[str, Any]:
+    """The value as it will read back from the database, or an ``InputError``."""
+    if not isinstance(value, Mapping):
+        raise InputError(
+            f"{field} of a {kind!r} event must be a mapping, not "
+            f"{type(value).__name__}: {value!r:.80}",
+            field=field,
+        )
+    try:
+        text = json.dumps(dict(value), allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise InputError(
+            f"{field} of a {kind!r} event cannot be stored as JSON: {error}; use "
+            "only mappings with text keys, lists, text, finite numbers, booleans "
+            "and None (datetimes as ISO 8601 text)",
+            field=field,
+        ) from None
+    stored: dict[str, Any] = json.loads(text)
+    return stored
