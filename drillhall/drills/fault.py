@@ -24,9 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chaoslib.configuration import load_configuration
 from chaoslib.exceptions import ChaosException
 from chaoslib.experiment import ensure_experiment_is_valid, run_experiment
 from chaoslib.loader import load_experiment
+from chaoslib.secret import load_secrets
 from chaoslib.types import Strategy
 
 from drillhall.errors import DrillhallError, InputError
@@ -65,10 +67,25 @@ class Fault:
         experiment_file: str | Path,
         configuration: dict[str, Any] | None = None,
         secrets: dict[str, Any] | None = None,
+        *,
+        experiment: dict[str, Any] | None = None,
     ) -> None:
         self.source = Path(experiment_file)
-        self.experiment = load_fault_experiment(self.source)
+        if experiment is None:
+            experiment = load_fault_experiment(self.source)
+        self.experiment = experiment
         self.variables = (configuration or {}, secrets or {})
+
+    def resolved_variables(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Configuration and secrets as activities see them (defaults applied)."""
+        overrides, secret_overrides = self.variables
+        configuration = load_configuration(
+            self.experiment.get("configuration", {}), overrides
+        )
+        secrets = load_secrets(
+            self.experiment.get("secrets", {}), configuration, secret_overrides
+        )
+        return dict(configuration), dict(secrets)
 
     @property
     def title(self) -> str:

@@ -31,6 +31,8 @@ class Request:
     path: str
     weight: int = 1
     method: str = "GET"
+    body: dict[str, Any] | None = None
+    """Sent as JSON."""
 
 
 @dataclass(frozen=True)
@@ -214,7 +216,9 @@ def _user_classes(profile: LoadProfile) -> list[type]:
 
     def make_task(request: Request) -> Any:
         def send(user: Any) -> None:
-            user.client.request(request.method, request.path, name=request.path)
+            user.client.request(
+                request.method, request.path, name=request.path, json=request.body
+            )
 
         return task(request.weight)(send)
 

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from chaoslib.activity import run_activity
 from chaoslib.exceptions import ChaosException
 from chaoslib.hypothesis import within_tolerance
@@ -32,8 +33,10 @@ from chaoslib.hypothesis import within_tolerance
 from drillhall.drills.fault import Fault, FaultOutcome
 from drillhall.drills.guardrails import Guard, Limits, Tripped
 from drillhall.drills.load import LoadProfile, LoadRun
+from drillhall.drills.receiver import WebhookReceiver
 from drillhall.drills.score import DrillScore, score_drill
 from drillhall.drills.timeline import Timeline
+from drillhall.drills.webhooks import Signal
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +69,16 @@ class Robot:
 
 
 @dataclass(frozen=True)
+class ReceiverSettings:
+    """Where real alerting webhooks reach this drill, and their secrets."""
+
+    port: int = 0
+    alertmanager_token: str | None = None
+    grafana_token: str | None = None
+    pagerduty_secrets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class DrillSpec:
     """Everything a drill run needs, resolved from its plan."""
 
@@ -78,10 +91,15 @@ class DrillSpec:
     runbook: list[RunbookAction] = field(default_factory=list)
     robot: Robot | None = None
     expected: dict[str, float | None] = field(default_factory=dict)
+    predicted: dict[str, np.ndarray] = field(default_factory=dict)
     availability: float | None = None
     max_duration: float = 900.0
+    receiver: ReceiverSettings | None = None
+    loaded_experiment: dict[str, Any] | None = None
+    """The experiment as the plan loaded it (its steady state may be the plan's)."""
+    plan_file: Path | None = None
     start_signal: Callable[[], None] | None = None
-    """Called once the fault is injected (a test hook; the receiver starts it)."""
+    """Called once the fault is injected (a test hook)."""
 
 
 @dataclass
@@ -102,12 +120,18 @@ def run_drill(
     sleep: Callable[[float], None] = time.sleep,
 ) -> DrillResult:
     """Run one drill from start to score; the fault is always rolled back."""
-    fault = Fault(spec.experiment, spec.configuration, spec.secrets)
+    fault = Fault(
+        spec.experiment,
+        spec.configuration,
+        spec.secrets,
+        experiment=spec.loaded_experiment,
+    )
     record = timeline.start_drill(
         spec.name,
         {
             "experiment": str(spec.experiment.resolve()),
             "configuration": spec.configuration,
+            "plan": str(spec.plan_file) if spec.plan_file else None,
         },
     )
     drill = record.id
@@ -123,9 +147,12 @@ def run_drill(
         return DrillResult(drill, "aborted", None, None, None)
 
     load = LoadRun(spec.load) if spec.load else None
+    receiver = _receiver(spec.receiver, timeline, drill)
     result = DrillResult(drill, "finished", None, None, None)
     with _interruptible():
         try:
+            if receiver:
+                logger.info("alerts to %s", receiver.start())
             if load:
                 load.start()
             timeline.record(
@@ -145,6 +172,8 @@ def run_drill(
             raise
         finally:
             result.rolled_back = _roll_back(timeline, drill, fault)
+            if receiver:
+                receiver.stop()
             if load:
                 for second in load.stop():
                     _record_load(timeline, drill, second.to_payload(), second.at)
@@ -249,7 +278,7 @@ class _RobotPlay:
 
     def _perform(self, step: RunbookAction) -> None:
         payload: dict[str, Any] = {"step": step.number, "status": "done", "by": "robot"}
-        configuration, secrets = self.fault.variables
+        configuration, secrets = self.fault.resolved_variables()
         try:
             if step.action:
                 run_activity(step.action, configuration, secrets)
@@ -327,6 +356,7 @@ def _score(spec: DrillSpec, timeline: Timeline, drill: str) -> DrillScore:
         expected=spec.expected,
         runbook_steps=len(spec.runbook),
         availability=spec.availability,
+        predicted=spec.predicted,
     )
     timeline.record(
         drill,
@@ -335,6 +365,41 @@ def _score(spec: DrillSpec, timeline: Timeline, drill: str) -> DrillScore:
         {"points": round(score.points, 1), "out_of": score.out_of},
     )
     return score
+
+
+def _receiver(
+    settings: ReceiverSettings | None, timeline: Timeline, drill: str
+) -> WebhookReceiver | None:
+    """A webhook receiver that writes each new signal to the drill's timeline.
+
+    Alertmanager re-sends firing alerts and PagerDuty delivers at least once, so
+    a signal already seen (same source, kind and alert fingerprint or event id)
+    is dropped.
+    """
+    if settings is None:
+        return None
+    seen: set[tuple[str, str, str]] = set()
+
+    def sink(signal: Signal) -> None:
+        identity = str(
+            signal.details.get("fingerprint")
+            or signal.details.get("event_id")
+            or signal.summary
+        )
+        key = (signal.source, signal.kind, identity)
+        if key in seen:
+            return
+        seen.add(key)
+        payload = {"summary": signal.summary, **signal.details}
+        timeline.record(drill, signal.kind, signal.source, payload, at=signal.at)
+
+    return WebhookReceiver(
+        sink,
+        alertmanager_token=settings.alertmanager_token,
+        grafana_token=settings.grafana_token,
+        pagerduty_secrets=list(settings.pagerduty_secrets),
+        port=settings.port,
+    )
 
 
 @contextmanager
