@@ -16,6 +16,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+from drillhall.drill_commands import drill
 from drillhall.errors import DrillhallError, InputError
 from drillhall.reports.terminal import render_prediction
 from drillhall.simulator.engine import Engine
@@ -187,3 +188,6 @@ def _progress(console: Console, quiet: bool) -> Progress:
         transient=True,
         disable=quiet,
     )
+
+
+main.add_command(drill)

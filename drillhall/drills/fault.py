@@ -78,7 +78,7 @@ class Fault:
 
     def resolved_variables(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """Configuration and secrets as activities see them (defaults applied)."""
-        overrides, secret_overrides = self.variables
+        overrides, secret_overrides = copy.deepcopy(self.variables)
         configuration = load_configuration(
             self.experiment.get("configuration", {}), overrides
         )
@@ -130,7 +130,8 @@ class Fault:
             journal = run_experiment(
                 experiment,
                 settings=copy.deepcopy(ALWAYS_ROLL_BACK),
-                experiment_vars=self.variables,
+                # chaoslib pops the variables it uses: hand it copies.
+                experiment_vars=copy.deepcopy(self.variables),
                 strategy=strategy,
             )
         except ChaosException as error:

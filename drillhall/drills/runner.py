@@ -40,6 +40,7 @@ from drillhall.drills.webhooks import Signal
 
 logger = logging.getLogger(__name__)
 
+ALERT_SOURCES = ("alertmanager", "grafana")
 FOLLOW_TICK = 0.5
 """Seconds between two looks at the load, the guardrails and the robots."""
 
@@ -374,7 +375,8 @@ def _receiver(
 
     Alertmanager re-sends firing alerts and PagerDuty delivers at least once, so
     a signal already seen (same source, kind and alert fingerprint or event id)
-    is dropped.
+    is dropped. An alert that stops firing tells that user impact ended: it marks
+    the incident mitigated; only people (or PagerDuty) resolve it.
     """
     if settings is None:
         return None
@@ -390,8 +392,11 @@ def _receiver(
         if key in seen:
             return
         seen.add(key)
+        kind = signal.kind
+        if kind == "resolved" and signal.source in ALERT_SOURCES:
+            kind = "mitigated"
         payload = {"summary": signal.summary, **signal.details}
-        timeline.record(drill, signal.kind, signal.source, payload, at=signal.at)
+        timeline.record(drill, kind, signal.source, payload, at=signal.at)
 
     return WebhookReceiver(
         sink,
