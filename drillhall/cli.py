@@ -70,6 +70,9 @@ def main(verbose: int) -> None:
     """Chaos engineering and fire drills for on-call teams."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    # chaostoolkit-lib warns on every run that rollbacks were requested: drills
+    # always ask for them. Its errors still show.
+    logging.getLogger("chaostoolkit").setLevel(logging.ERROR if verbose == 0 else level)
 
 
 @main.command()
