@@ -19,6 +19,7 @@ from drillhall.drills.plan import DrillPlan, load_plan
 from drillhall.drills.runner import (
     DrillResult,
     ReceiverSettings,
+    record_json,
     recover_drills,
     run_drill,
 )
@@ -121,9 +122,11 @@ def list_command(plan_files: tuple[Path, ...], db: str | None) -> None:
     for column in ("drill", "plan", "started", "status", "rollback owed"):
         table.add_column(column)
     for record in Timeline(db).drills():
+        # An unannounced drill shows nothing of its fault until it is over.
+        hidden = record.status == "running" and not record.details.get("announced", 1)
         table.add_row(
-            record.id,
-            record.plan,
+            "(unannounced drill)" if hidden else record.id,
+            "" if hidden else record.plan,
             record.started.isoformat(timespec="seconds"),
             record.status,
             "yes" if record.rollback_pending else "",
@@ -260,6 +263,7 @@ def _result_json(result: DrillResult) -> dict[str, Any]:
         "status": result.status,
         "guardrail": result.tripped.describe() if result.tripped else None,
         "rolled_back": bool(result.rolled_back and result.rolled_back.succeeded),
+        "lifecycle": record_json(result.lifecycle) if result.lifecycle else None,
         "score": None
         if score is None
         else {

@@ -34,9 +34,10 @@ from drillhall.drills.fault import Fault, FaultOutcome
 from drillhall.drills.guardrails import Guard, Limits, Tripped
 from drillhall.drills.load import LoadProfile, LoadRun
 from drillhall.drills.receiver import WebhookReceiver
-from drillhall.drills.score import DrillScore, score_drill
+from drillhall.drills.score import DrillScore, drill_lifecycle, score_drill
 from drillhall.drills.timeline import Timeline
 from drillhall.drills.webhooks import Signal
+from drillhall.simulator.lifecycle import RECORD_FIELDS, LifecycleRecord
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +97,9 @@ class DrillSpec:
     availability: float | None = None
     max_duration: float = 900.0
     receiver: ReceiverSettings | None = None
+    participants: Callable[[datetime], list[str]] | None = None
+    """Who responds, for a drill starting at the given time."""
+    announced: bool = True
     loaded_experiment: dict[str, Any] | None = None
     """The experiment as the plan loaded it (its steady state may be the plan's)."""
     plan_file: Path | None = None
@@ -111,6 +115,8 @@ class DrillResult:
     injected: FaultOutcome | None
     rolled_back: FaultOutcome | None
     tripped: Tripped | None = None
+    lifecycle: LifecycleRecord | None = None
+    """The drill as the simulator's record, once it was resolved."""
 
 
 def run_drill(
@@ -133,6 +139,10 @@ def run_drill(
             "experiment": str(spec.experiment.resolve()),
             "configuration": spec.configuration,
             "plan": str(spec.plan_file) if spec.plan_file else None,
+            "participants": (
+                spec.participants(datetime.now(UTC)) if spec.participants else []
+            ),
+            "announced": spec.announced,
         },
     )
     drill = record.id
@@ -178,7 +188,7 @@ def run_drill(
             if load:
                 for second in load.stop():
                     _record_load(timeline, drill, second.to_payload(), second.at)
-            result.score = _score(spec, timeline, drill)
+            result.score, result.lifecycle = _score(spec, timeline, drill)
             timeline.finish(drill, result.status)
     return result
 
@@ -351,7 +361,9 @@ def _record_load(
     )
 
 
-def _score(spec: DrillSpec, timeline: Timeline, drill: str) -> DrillScore:
+def _score(
+    spec: DrillSpec, timeline: Timeline, drill: str
+) -> tuple[DrillScore, LifecycleRecord | None]:
     score = score_drill(
         timeline.events(drill),
         expected=spec.expected,
@@ -359,13 +371,27 @@ def _score(spec: DrillSpec, timeline: Timeline, drill: str) -> DrillScore:
         availability=spec.availability,
         predicted=spec.predicted,
     )
+    lifecycle = drill_lifecycle(drill, spec.name, spec.name, timeline.events(drill))
     timeline.record(
         drill,
         "score",
         "runner",
-        {"points": round(score.points, 1), "out_of": score.out_of},
+        {
+            "points": round(score.points, 1),
+            "out_of": score.out_of,
+            "lifecycle": record_json(lifecycle) if lifecycle else None,
+        },
     )
-    return score
+    return score, lifecycle
+
+
+def record_json(record: LifecycleRecord) -> dict[str, Any]:
+    """A lifecycle record as JSON-ready values, times in ISO 8601."""
+    values = {}
+    for name in RECORD_FIELDS:
+        value = getattr(record, name)
+        values[name] = value.isoformat() if isinstance(value, datetime) else value
+    return values
 
 
 def _receiver(

@@ -27,6 +27,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from drillhall.simulator.lifecycle import LifecycleRecord
+
 PHASES = ("ttd", "tta", "ttm", "ttr")
 PHASE_EVENTS = {
     "ttd": ("injected", "detected"),
@@ -107,6 +109,50 @@ class DrillScore:
     @property
     def out_of(self) -> float:
         return sum(points for _, points in self.rubric.values())
+
+
+def drill_lifecycle(
+    drill: str, plan: str, fault: str, events: Sequence[Event]
+) -> LifecycleRecord | None:
+    """The drill as a lifecycle record, the simulator's kind; ``None`` until the
+    fault was injected, detected, mitigated and resolved."""
+    first = first_times(events)
+    needed = ("injected", "detected", "mitigated", "resolved")
+    if any(kind not in first for kind in needed):
+        return None
+
+    def who(kind: str) -> str | None:
+        for event in sorted(events, key=lambda event: event.at):
+            if event.kind == kind:
+                return str(event.payload.get("by") or getattr(event, "source", ""))
+        return None
+
+    return LifecycleRecord(
+        incident=drill,
+        service=plan,
+        fault=fault,
+        severity="drill",
+        urgency="high",
+        false_alarm=False,
+        started=first["injected"],
+        detected=first["detected"],
+        detected_by=str(
+            next(
+                (e.payload.get("alertname") for e in events if e.kind == "detected"),
+                None,
+            )
+            or "detected"
+        ),
+        acknowledged=first.get("acknowledged"),
+        acknowledged_by=who("acknowledged"),
+        escalation_level=1,
+        escalations=0,
+        work_started=first.get("acknowledged"),
+        worked_by=who("acknowledged"),
+        mitigated=first["mitigated"],
+        resolved=first["resolved"],
+        during_sleep=False,
+    )
 
 
 def first_times(events: Iterable[Event]) -> dict[str, datetime]:

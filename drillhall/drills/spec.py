@@ -9,6 +9,7 @@ steps as the Chaos Toolkit activities a robot performs.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from drillhall.drills.load import LoadProfile, Request
 from drillhall.drills.plan import DrillPlan, Expectation
 from drillhall.drills.runner import DrillSpec, ReceiverSettings, Robot, RunbookAction
 from drillhall.simulator.engine import Engine
+from drillhall.simulator.oncall import on_call_at
 from drillhall.simulator.scenario import Scenario
 
 logger = logging.getLogger(__name__)
@@ -83,9 +85,28 @@ def spec_from_plan(
         availability=availability,
         max_duration=guardrails.max_duration,
         receiver=receiver,
+        participants=lambda moment: participants_at(plan, moment),
+        announced=plan.participants.announced,
         loaded_experiment=plan.loaded_experiment,
         plan_file=source,
     )
+
+
+def participants_at(plan: DrillPlan, moment: datetime) -> list[str]:
+    """Who responds to a drill starting at ``moment``: the names the plan lists,
+    or whoever the scenario's rotation has on call then."""
+    participants = plan.participants
+    if participants.names:
+        return list(participants.names)
+    if participants.scenario is None or participants.rotation is None:
+        return []
+
+    scenario = plan.scenarios[Path(participants.scenario)]
+    team, _, rotation = participants.rotation.partition("/")
+    person = on_call_at(
+        scenario.teams[team].rotations[rotation], moment, scenario.start_date
+    )
+    return [person] if person else []
 
 
 def _load(plan: DrillPlan, configuration: dict[str, Any]) -> LoadProfile | None:

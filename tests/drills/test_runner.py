@@ -68,6 +68,8 @@ def test_a_drill_runs_end_to_end_with_a_robot(tmp_path):
     )
     assert result.score is not None and result.score.runbook.done == [1]
     assert result.score.points == result.score.out_of
+    assert result.lifecycle is not None and result.lifecycle.ttd >= 0
+    assert result.lifecycle.acknowledged_by == "robot"
     assert timeline.open_drills() == []
 
 
@@ -115,3 +117,30 @@ def test_a_drill_killed_after_injection_is_recovered(tmp_path):
     assert not marker.exists()
     assert timeline.drill(left_open.id).status == "recovered"
     assert timeline.open_drills() == []
+
+
+def test_sigterm_during_a_drill_still_rolls_back(tmp_path):
+    marker = tmp_path / "fault"
+    experiment = write_experiment(tmp_path, marker)
+    database = tmp_path / "drills.db"
+    script = textwrap.dedent(
+        f"""
+        import os, signal
+        from pathlib import Path
+        from drillhall.drills.runner import DrillSpec, run_drill
+        from drillhall.drills.timeline import Timeline
+
+        def stop():
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        spec = DrillSpec(name="stopped", experiment=Path({str(experiment)!r}),
+                         start_signal=stop)
+        run_drill(spec, Timeline("sqlite:///{database}"))
+        """
+    )
+    stopped = subprocess.run([sys.executable, "-c", script], timeout=120, check=False)
+    assert stopped.returncode != 0
+    assert not marker.exists()
+    timeline = Timeline(f"sqlite:///{database}")
+    [record] = timeline.drills()
+    assert record.status == "interrupted" and not record.rollback_pending
