@@ -70,6 +70,8 @@ def format_duration(seconds: float) -> str:
     """Render seconds the way ``parse_duration`` reads them, e.g. ``1h30m``."""
     if seconds != seconds:  # NaN
         return "-"
+    if 0 < seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
     if seconds < 60:
         return f"{seconds:.0f}s" if seconds >= 10 else f"{seconds:.1f}s"
 

@@ -62,3 +62,8 @@ def test_times_of_day():
     assert parse_time_of_day("24:00") is None
     with pytest.raises(ValueError, match="time of day"):
         parse_time_of_day("25:00")
+
+
+def test_sub_second_durations_are_written_in_milliseconds():
+    assert format_duration(0.25) == "250ms"
+    assert parse_duration(format_duration(0.25)) == 0.25
