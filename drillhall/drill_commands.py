@@ -250,7 +250,9 @@ def _score_table(score: DrillScore) -> Table:
         "SLO",
         f"{slo.failures} of {slo.requests} failed",
         used,
-        "-" if slo.latency_p95_ms is None else f"p95 {slo.latency_p95_ms:.0f} ms",
+        "-"
+        if slo.latency_p95_ms is None
+        else f"p95 {slo.latency_p95_ms:.0f} ms during the fault",
         f"{slo.points:.1f} / {slo.out_of:.0f}",
     )
     return table

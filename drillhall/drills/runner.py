@@ -95,6 +95,8 @@ class DrillSpec:
     expected: dict[str, float | None] = field(default_factory=dict)
     predicted: dict[str, np.ndarray] = field(default_factory=dict)
     availability: float | None = None
+    latency_below: float | None = None
+    """The latency SLO: seconds the 95th percentile must stay below."""
     max_duration: float = 900.0
     receiver: ReceiverSettings | None = None
     participants: Callable[[datetime], list[str]] | None = None
@@ -369,6 +371,7 @@ def _score(
         expected=spec.expected,
         runbook_steps=len(spec.runbook),
         availability=spec.availability,
+        latency_below=spec.latency_below,
         predicted=spec.predicted,
     )
     lifecycle = drill_lifecycle(drill, spec.name, spec.name, timeline.events(drill))

@@ -89,6 +89,8 @@ class SloScore:
     budget_used: float | None
     worst_minute_error_rate: float | None
     latency_p95_ms: float | None
+    latency_within_slo: float | None
+    """Share of seconds whose 95th percentile met the latency SLO."""
     points: float
     out_of: float
 
@@ -181,6 +183,7 @@ def score_drill(
     expected: Mapping[str, float | None],
     runbook_steps: int,
     availability: float | None = None,
+    latency_below: float | None = None,
     predicted: Mapping[str, np.ndarray] | None = None,
 ) -> DrillScore:
     """Score a drill's timeline against its expectations and its SLO.
@@ -203,7 +206,7 @@ def score_drill(
     return DrillScore(
         phases=phases,
         runbook=score_runbook(events, runbook_steps),
-        slo=score_slo(events, availability),
+        slo=score_slo(events, availability, latency_below),
         guardrails_tripped=guardrails,
     )
 
@@ -281,15 +284,25 @@ def score_runbook(events: Sequence[Event], steps: int) -> RunbookScore:
     )
 
 
-def score_slo(events: Sequence[Event], availability: float | None) -> SloScore:
+def score_slo(
+    events: Sequence[Event],
+    availability: float | None,
+    latency_below: float | None = None,
+) -> SloScore:
     """SLO impact from the load's per-second statistics in the timeline.
 
-    ``load_stats`` events carry ``requests``, ``failures`` and optionally
-    ``latency_p95_ms`` for one second of load.
+    ``load_stats`` events carry ``requests``, ``failures`` and ``latency_p95_ms``
+    for one second of load. The availability part compares failures with the
+    error budget of the requests sent; the latency part (``latency_below``, in
+    seconds) is the share of seconds whose 95th percentile stayed below it. The
+    latency reported is the 95th percentile of those seconds during the fault
+    (from the injection to the mitigation).
     """
     _, out_of = RUBRIC["slo"]
-    seconds = [event for event in events if event.kind == "load_stats"]
-    seconds.sort(key=lambda event: event.at)
+    seconds = sorted(
+        (event for event in events if event.kind == "load_stats"),
+        key=lambda event: event.at,
+    )
     requests = sum(int(event.payload.get("requests", 0)) for event in seconds)
     failures = sum(int(event.payload.get("failures", 0)) for event in seconds)
 
@@ -301,19 +314,36 @@ def score_slo(events: Sequence[Event], availability: float | None) -> SloScore:
             failed = sum(int(event.payload.get("failures", 0)) for event in minute)
             worst = max(worst or 0.0, failed / sent)
 
-    latencies = [
+    first = first_times(events)
+    began, ended = first.get("injected"), first.get("mitigated")
+    during = [
+        float(event.payload["latency_p95_ms"])
+        for event in seconds
+        if event.payload.get("latency_p95_ms") is not None
+        and (began is None or event.at >= began)
+        and (ended is None or event.at <= ended)
+    ]
+    p95 = float(np.percentile(during, 95)) if during else None
+
+    parts: list[float] = []
+    budget_used = None
+    if availability is not None and requests:
+        allowed = (1.0 - availability) * requests
+        budget_used = failures / allowed if allowed else float("inf")
+        parts.append(max(0.0, 1.0 - max(0.0, budget_used - 1.0)))
+
+    within = None
+    measured = [
         float(event.payload["latency_p95_ms"])
         for event in seconds
         if event.payload.get("latency_p95_ms") is not None
     ]
-    p95 = float(np.percentile(latencies, 95)) if latencies else None
+    if latency_below is not None and measured:
+        limit_ms = latency_below * 1000
+        within = sum(value <= limit_ms for value in measured) / len(measured)
+        parts.append(within)
 
-    budget_used = None
-    points = out_of
-    if availability is not None and requests:
-        allowed = (1.0 - availability) * requests
-        budget_used = failures / allowed if allowed else float("inf")
-        points = out_of * max(0.0, 1.0 - max(0.0, budget_used - 1.0))
+    points = out_of * (sum(parts) / len(parts)) if parts else out_of
     return SloScore(
-        requests, failures, budget_used, worst, p95, round(points, 2), out_of
+        requests, failures, budget_used, worst, p95, within, round(points, 2), out_of
     )

@@ -83,6 +83,9 @@ def spec_from_plan(
         expected=expected,
         predicted=predicted,
         availability=availability,
+        latency_below=(
+            plan.slos.latency.below if plan.slos and plan.slos.latency else None
+        ),
         max_duration=guardrails.max_duration,
         receiver=receiver,
         participants=lambda moment: participants_at(plan, moment),

@@ -104,3 +104,20 @@ def test_guardrail_events_are_listed():
     assert score_drill(events, expected={}, runbook_steps=2).guardrails_tripped == [
         "error_rate"
     ]
+
+
+def test_the_latency_slo_counts_the_seconds_within_it():
+    stats = [
+        at(s, "load_stats", requests=10, failures=0, latency_p95_ms=100)
+        for s in range(30)
+    ]
+    stats += [
+        at(30 + s, "load_stats", requests=10, failures=0, latency_p95_ms=900)
+        for s in range(10)
+    ]
+    score = score_drill(
+        timeline(*stats), expected={}, runbook_steps=2, latency_below=0.3
+    )
+    assert score.slo.latency_within_slo == 0.75
+    assert score.slo.points == 15 * 0.75
+    assert score.slo.latency_p95_ms == 900  # the slow seconds fall inside the fault
