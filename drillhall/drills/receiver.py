@@ -8,8 +8,9 @@ A ``WebhookReceiver`` serves three routes on loopback from a background thread:
 | ``POST /grafana`` (or PUT) | Grafana alerting | token and/or HMAC signature |
 | ``POST /pagerduty`` | PagerDuty v3 webhooks | ``X-PagerDuty-Signature`` |
 
-Each request is verified, then parsed (``drillhall.drills.webhooks``), and only then
-are its signals handed to the sink, which appends them to the drill's timeline.
+Each request is verified (``drillhall.drills.signatures``), then parsed
+(``drillhall.drills.webhooks``), and only then are its signals handed to the sink,
+which appends them to the drill's timeline.
 Replies: 202 accepted; 400 malformed body (with the one-line reason); 401 missing
 or wrong credentials; 404 unknown path; 405 wrong method; 411 no Content-Length;
 413 body over the cap; 500 when the sink failed. Alertmanager and PagerDuty retry
@@ -31,22 +32,24 @@ from types import TracebackType
 from typing import cast
 from urllib.parse import urlsplit
 
+from drillhall.drills.signatures import (
+    Headers,
+    WebhookAuthError,
+    verify_bearer,
+    verify_grafana,
+    verify_pagerduty,
+)
 from drillhall.drills.webhooks import (
     ALERTMANAGER,
     GRAFANA,
     MAX_BODY_BYTES,
     PAGERDUTY,
-    Headers,
     Signal,
-    WebhookAuthError,
     WebhookError,
     WebhookTooLargeError,
     parse_alertmanager,
     parse_grafana,
     parse_pagerduty,
-    verify_bearer,
-    verify_grafana,
-    verify_pagerduty,
 )
 
 __all__ = ["ROUTES", "WebhookReceiver", "WebhookReply"]

@@ -1,24 +1,18 @@
-"""Alerting webhooks received during a drill, verified and read as lifecycle signals.
+"""Alerting webhooks received during a drill, read as lifecycle signals.
 
-Three senders post to the drill's receiver (``drillhall.drills.receiver``):
+Three senders post to the drill's receiver (``drillhall.drills.receiver``), which
+verifies each request first (``drillhall.drills.signatures``):
 
 - **Prometheus Alertmanager** (``webhook_configs``): one alert group per body, payload
   version "4": receiver, status, alerts[] (status, labels, annotations, startsAt,
   endsAt, generatorURL, fingerprint), groupLabels, commonLabels, commonAnnotations,
-  externalURL, groupKey, truncatedAlerts. Its ``http_config`` authenticates with
-  ``Authorization: <type> <credentials>`` (type "Bearer" unless configured) or with
-  ``basic_auth``.
+  externalURL, groupKey, truncatedAlerts.
 - **Grafana alerting** (webhook contact point): the same group shape with version
-  "1" plus orgId, state, title and message. It authenticates with an Authorization
-  header (scheme "Bearer" unless configured) or basic auth, and can sign the body:
-  hex HMAC-SHA256 of the body, or of ``<unix seconds>:<body>`` when a timestamp
-  header is configured.
+  "1" plus orgId, state, title and message.
 - **PagerDuty v3 webhook subscriptions**: one ``event`` per body (id, event_type,
-  resource_type, occurred_at, agent, client, data), signed as
-  ``X-PagerDuty-Signature: v1=<hex HMAC-SHA256 of the raw body>``; while a secret
-  rotates the header carries several comma-separated signatures.
+  resource_type, occurred_at, agent, client, data).
 
-Everything here is pure: bytes and headers in, ``Signal`` records or an error out.
+Everything here is pure: bytes in, ``Signal`` records or an error out.
 A body is only ever decoded as JSON, never evaluated, and is capped at
 ``MAX_BODY_BYTES``. Every problem raises a ``WebhookError`` whose one-line message
 names the source and the field, so a rejected webhook can be answered and logged
@@ -32,16 +26,12 @@ keep the first of each; they are not de-duplicated here.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from drillhall.errors import InputError
 
@@ -51,7 +41,6 @@ __all__ = [
     "DETECTED",
     "ESCALATED",
     "GRAFANA",
-    "GRAFANA_SIGNATURE_HEADERS",
     "MAX_BODY_BYTES",
     "NOTE",
     "PAGED",
@@ -60,18 +49,12 @@ __all__ = [
     "REOPENED",
     "RESOLVED",
     "UNACKNOWLEDGED",
-    "Headers",
     "Signal",
-    "WebhookAuthError",
     "WebhookError",
     "WebhookTooLargeError",
     "parse_alertmanager",
     "parse_grafana",
     "parse_pagerduty",
-    "verify_bearer",
-    "verify_grafana",
-    "verify_grafana_signature",
-    "verify_pagerduty",
 ]
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -93,15 +76,6 @@ RESOLVED = "resolved"
 ALERTMANAGER_VERSION = "4"
 GRAFANA_VERSION = "1"
 _SENDERS = {ALERTMANAGER: "Alertmanager", GRAFANA: "Grafana alerting"}
-
-# Grafana's contact point form suggests the first name; its signing code falls back
-# to the second when the header field is left empty. Both are looked for by default.
-GRAFANA_SIGNATURE_HEADERS = (
-    "X-Grafana-Alerting-Signature",
-    "X-Grafana-Alert-Signature",
-)
-GRAFANA_MAX_SKEW = timedelta(minutes=5)
-PAGERDUTY_SIGNATURE_HEADER = "X-PagerDuty-Signature"
 
 # PagerDuty event types that mark a step of the incident lifecycle. The others
 # (priority_updated, responder.*, service.*, the pagey.ping test) are accepted and
@@ -135,12 +109,6 @@ _TYPE_NAMES: dict[type, str] = {
 T = TypeVar("T")
 
 
-class Headers(Protocol):
-    """Request headers: a plain mapping or ``http.server``'s message both fit."""
-
-    def items(self) -> Iterable[tuple[str, Any]]: ...
-
-
 @dataclass(frozen=True)
 class Signal:
     """One step of an incident's lifecycle, as an alerting tool reported it.
@@ -168,168 +136,8 @@ class WebhookError(InputError):
         self.webhook_source = source
 
 
-class WebhookAuthError(WebhookError):
-    """The request is unsigned, wrongly signed, or its source has no secret set."""
-
-
 class WebhookTooLargeError(WebhookError):
     """The body is longer than ``MAX_BODY_BYTES``."""
-
-
-# --- verifying ------------------------------------------------------------------
-
-
-def verify_bearer(headers: Headers, secret: str | None, *, source: str) -> None:
-    """Check the Authorization header against the configured token.
-
-    Accepted: ``<scheme> <secret>`` for any scheme but Basic (Alertmanager's
-    ``authorization``, default type Bearer; Grafana's authorization header), and
-    ``Basic <base64 user:password>`` (``basic_auth``) whose password is the secret,
-    or whose whole ``user:password`` is the secret when the secret holds a colon.
-    Comparisons take constant time. Raises ``WebhookAuthError``.
-    """
-    if not secret:
-        raise _not_configured(source, "token")
-
-    value = _header(headers, "Authorization")
-    if value is None:
-        raise WebhookAuthError(
-            source,
-            "missing; expected 'Bearer <token>' or basic auth",
-            field="Authorization",
-        )
-
-    scheme, _, credentials = value.strip().partition(" ")
-    credentials = credentials.strip()
-    if not credentials:
-        raise WebhookAuthError(
-            source, "expected '<scheme> <credentials>'", field="Authorization"
-        )
-
-    presented = credentials
-    if scheme.lower() == "basic":
-        pair = _decode_basic(credentials, source)
-        presented = pair if ":" in secret else pair.partition(":")[2]
-
-    if not _same(presented, secret):
-        raise WebhookAuthError(
-            source,
-            "the credentials do not match the configured token",
-            field="Authorization",
-        )
-
-
-def verify_grafana_signature(
-    body: bytes,
-    headers: Headers,
-    secret: str | None,
-    *,
-    now: datetime,
-    header: str | None = None,
-    timestamp_header: str | None = None,
-    max_skew: timedelta = GRAFANA_MAX_SKEW,
-) -> None:
-    """Check Grafana's HMAC-SHA256 signature of the body.
-
-    The signature is the hex digest of the body, or of ``<timestamp>:<body>`` when
-    ``timestamp_header`` names the header holding Grafana's Unix timestamp; such a
-    timestamp more than ``max_skew`` away from ``now`` is refused as a replay.
-    ``header`` is the signature header configured in Grafana; by default both of
-    ``GRAFANA_SIGNATURE_HEADERS`` are looked for. Raises ``WebhookAuthError``.
-    """
-    if not secret:
-        raise _not_configured(GRAFANA, "signing secret")
-
-    names = (header,) if header else GRAFANA_SIGNATURE_HEADERS
-    found = [(name, _header(headers, name)) for name in names]
-    present = [(name, value) for name, value in found if value is not None]
-    if not present:
-        raise WebhookAuthError(GRAFANA, "missing", field=" or ".join(names))
-    name, signature = present[0]
-
-    signed = body
-    if timestamp_header:
-        timestamp = _grafana_timestamp(headers, timestamp_header, now, max_skew)
-        signed = timestamp.encode("ascii") + b":" + body
-
-    expected = hmac.new(secret.encode("utf-8"), signed, hashlib.sha256).hexdigest()
-    if not _same(str(signature).strip().lower(), expected):
-        raise WebhookAuthError(
-            GRAFANA, "the signature does not match the body", field=name
-        )
-
-
-def verify_grafana(
-    body: bytes,
-    headers: Headers,
-    *,
-    now: datetime,
-    token: str | None = None,
-    signing_secret: str | None = None,
-    signature_header: str | None = None,
-    timestamp_header: str | None = None,
-) -> None:
-    """Check a Grafana request: every configured check must pass.
-
-    ``token`` is checked with ``verify_bearer``, ``signing_secret`` with
-    ``verify_grafana_signature``; with neither configured every request is refused.
-    """
-    if not token and not signing_secret:
-        raise _not_configured(GRAFANA, "token or signing secret")
-    if token:
-        verify_bearer(headers, token, source=GRAFANA)
-    if signing_secret:
-        verify_grafana_signature(
-            body,
-            headers,
-            signing_secret,
-            now=now,
-            header=signature_header,
-            timestamp_header=timestamp_header,
-        )
-
-
-def verify_pagerduty(body: bytes, headers: Headers, secrets: Sequence[str]) -> None:
-    """Check ``X-PagerDuty-Signature`` against the raw body and every secret.
-
-    The header holds one or more comma-separated ``v1=<hex HMAC-SHA256>``
-    signatures (several while a secret rotates); entries of other versions are
-    ignored. One match with any configured secret is enough. Comparisons take
-    constant time. Raises ``WebhookAuthError``.
-    """
-    usable = [secret for secret in secrets if secret]
-    if not usable:
-        raise _not_configured(PAGERDUTY, "signing secret")
-
-    value = _header(headers, PAGERDUTY_SIGNATURE_HEADER)
-    if value is None:
-        raise WebhookAuthError(
-            PAGERDUTY, "missing; expected 'v1=<hex>'", field=PAGERDUTY_SIGNATURE_HEADER
-        )
-
-    presented = [
-        entry.strip()[3:].lower()
-        for entry in str(value).split(",")
-        if entry.strip().startswith("v1=")
-    ]
-    if not presented:
-        raise WebhookAuthError(
-            PAGERDUTY,
-            f"no v1 signature in {_shown(str(value))}",
-            field=PAGERDUTY_SIGNATURE_HEADER,
-        )
-
-    expected = [
-        hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
-        for secret in usable
-    ]
-    matches = [_same(given, wanted) for given in presented for wanted in expected]
-    if not any(matches):
-        raise WebhookAuthError(
-            PAGERDUTY,
-            "no signature matches a configured secret",
-            field=PAGERDUTY_SIGNATURE_HEADER,
-        )
 
 
 # --- parsing --------------------------------------------------------------------
@@ -720,59 +528,6 @@ def _load_json(body: bytes, source: str) -> dict[str, Any]:
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
-
-
-def _header(headers: Headers, name: str) -> str | None:
-    """The first header of that name, whatever its case."""
-    wanted = name.lower()
-    for key, value in headers.items():
-        if key.lower() == wanted:
-            return str(value)
-    return None
-
-
-def _decode_basic(credentials: str, source: str) -> str:
-    try:
-        raw = base64.b64decode(credentials, validate=True)
-        return raw.decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        raise WebhookAuthError(
-            source,
-            "basic credentials are not base64 of 'user:password'",
-            field="Authorization",
-        ) from None
-
-
-def _grafana_timestamp(
-    headers: Headers, name: str, now: datetime, max_skew: timedelta
-) -> str:
-    value = _header(headers, name)
-    if value is None:
-        raise WebhookAuthError(GRAFANA, "missing; expected Unix seconds", field=name)
-    value = value.strip()
-    if not value.isdigit():
-        raise WebhookAuthError(
-            GRAFANA, f"expected Unix seconds, got {_shown(value)}", field=name
-        )
-    skew = abs(now.timestamp() - int(value))
-    if skew > max_skew.total_seconds():
-        raise WebhookAuthError(
-            GRAFANA,
-            f"the timestamp is {skew:.0f} s away from now, more than the "
-            f"{max_skew.total_seconds():.0f} s allowed: a replay, or clocks apart",
-            field=name,
-        )
-    return value
-
-
-def _not_configured(source: str, what: str) -> WebhookAuthError:
-    return WebhookAuthError(
-        source, f"no {what} is configured for this source, so every request is refused"
-    )
-
-
-def _same(given: str, expected: str) -> bool:
-    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
 
 
 def _received(received_at: datetime | None) -> datetime:

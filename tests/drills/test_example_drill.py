@@ -147,7 +147,9 @@ def test_a_drill_killed_after_injection_is_recovered(example):
                 if any(e.kind == "injected" for e in timeline.events(record.id)):
                     injected = record.id
         assert injected is not None
-        time.sleep(1)  # let the fault land
+        # Kill the drill once the fault has landed (the primary is gone).
+        while example.original_topology() and time.monotonic() < deadline:
+            time.sleep(0.5)
         drill.send_signal(signal.SIGKILL)
         drill.wait(30)
     finally:
