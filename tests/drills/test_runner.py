@@ -88,10 +88,9 @@ def test_the_guardrail_of_time_aborts_and_still_rolls_back(tmp_path):
     assert timeline.drill(result.drill).status == "aborted"
 
 
-def test_a_drill_killed_after_injection_is_recovered(tmp_path):
-    marker = tmp_path / "fault"
-    experiment = write_experiment(tmp_path, marker)
-    database = tmp_path / "drills.db"
+def run_drill_in_a_child(experiment: Path, database: Path, signal_name: str) -> int:
+    """Run a drill in another process that sends itself ``signal_name`` right
+    after the injection; return the child's exit code."""
     script = textwrap.dedent(
         f"""
         import os, signal
@@ -99,16 +98,23 @@ def test_a_drill_killed_after_injection_is_recovered(tmp_path):
         from drillhall.drills.runner import DrillSpec, run_drill
         from drillhall.drills.timeline import Timeline
 
-        def die():
-            os.kill(os.getpid(), signal.SIGKILL)
+        def hit():
+            os.kill(os.getpid(), signal.{signal_name})
 
-        spec = DrillSpec(name="doomed", experiment=Path({str(experiment)!r}),
-                         start_signal=die)
+        spec = DrillSpec(name="hit", experiment=Path({str(experiment)!r}),
+                         start_signal=hit)
         run_drill(spec, Timeline("sqlite:///{database}"))
         """
     )
-    killed = subprocess.run([sys.executable, "-c", script], timeout=120, check=False)
-    assert killed.returncode == -9
+    child = subprocess.run([sys.executable, "-c", script], timeout=120, check=False)
+    return child.returncode
+
+
+def test_a_drill_killed_after_injection_is_recovered(tmp_path):
+    marker = tmp_path / "fault"
+    experiment = write_experiment(tmp_path, marker)
+    database = tmp_path / "drills.db"
+    assert run_drill_in_a_child(experiment, database, "SIGKILL") == -9
     assert marker.exists()  # the fault was left behind
 
     timeline = Timeline(f"sqlite:///{database}")
@@ -123,23 +129,7 @@ def test_sigterm_during_a_drill_still_rolls_back(tmp_path):
     marker = tmp_path / "fault"
     experiment = write_experiment(tmp_path, marker)
     database = tmp_path / "drills.db"
-    script = textwrap.dedent(
-        f"""
-        import os, signal
-        from pathlib import Path
-        from drillhall.drills.runner import DrillSpec, run_drill
-        from drillhall.drills.timeline import Timeline
-
-        def stop():
-            os.kill(os.getpid(), signal.SIGTERM)
-
-        spec = DrillSpec(name="stopped", experiment=Path({str(experiment)!r}),
-                         start_signal=stop)
-        run_drill(spec, Timeline("sqlite:///{database}"))
-        """
-    )
-    stopped = subprocess.run([sys.executable, "-c", script], timeout=120, check=False)
-    assert stopped.returncode != 0
+    assert run_drill_in_a_child(experiment, database, "SIGTERM") != 0
     assert not marker.exists()
     timeline = Timeline(f"sqlite:///{database}")
     [record] = timeline.drills()
