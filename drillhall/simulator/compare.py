@@ -1,0 +1,150 @@
+"""Comparing two scenarios with common random numbers.
+
+Replication ``r`` of both scenarios draws from the same named streams, so both see
+the same incidents and, where a change does not touch them, the same human
+answers. Each figure is then compared replication by replication: the paired
+differences vary far less than two independent runs would, and their interval
+says whether the change is distinguishable from noise. Incident durations are
+heavy-tailed, so medians and 90th percentiles are compared, not only means.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from drillhall.simulator.durations import WEEK
+from drillhall.simulator.montecarlo import RunSettings, run_replications
+from drillhall.simulator.replication import ReplicationSummary
+from drillhall.simulator.scenario import Scenario
+from drillhall.simulator.statistics import Estimate, mean_interval
+
+PHASES = ("ttd", "tta", "ttm", "ttr")
+STATISTICS = ("mean", "median", "p90")
+INDEPENDENT_SEED_OFFSET = 1_000_003
+"""Added to the candidate's seed when common random numbers are turned off."""
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One figure in both scenarios and their paired difference."""
+
+    metric: str
+    base: Estimate
+    candidate: Estimate
+    difference: Estimate
+
+    @property
+    def distinguishable(self) -> bool:
+        """Whether the difference's interval excludes zero."""
+        low, high = self.difference.low, self.difference.high
+        if math.isnan(low) or math.isnan(high):
+            return False
+        return low > 0 or high < 0
+
+    @property
+    def relative(self) -> float:
+        """The difference as a share of the base value."""
+        base = self.base.value
+        return self.difference.value / base if base else math.nan
+
+
+@dataclass(frozen=True)
+class Comparison:
+    base: str
+    candidate: str
+    replications: int
+    common_random_numbers: bool
+    differences: list[Difference]
+
+    def __getitem__(self, metric: str) -> Difference:
+        for difference in self.differences:
+            if difference.metric == metric:
+                return difference
+        raise KeyError(metric)
+
+
+def replication_figures(
+    summary: ReplicationSummary, horizon: float
+) -> dict[str, float]:
+    """The figures of one replication that a comparison pairs up."""
+    figures: dict[str, float] = {}
+    for phase in PHASES:
+        histogram = summary.durations[phase]
+        figures[f"{phase}.mean"] = histogram.mean
+        figures[f"{phase}.median"] = float(histogram.quantile(0.5))
+        figures[f"{phase}.p90"] = float(histogram.quantile(0.9))
+
+    incidents = summary.incidents
+    escalated = sum(counts.escalated[0] for counts in summary.escalation.values())
+    weeks = horizon / WEEK
+    people = max(1, len(summary.interruptions))
+    figures["escalated_share"] = escalated / incidents if incidents else math.nan
+    figures["interruptions_per_person_week"] = (
+        float(summary.interruptions.sum()) / people / weeks
+    )
+    figures["night_interruptions_per_person_week"] = (
+        float(summary.interruptions[:, 2].sum()) / people / weeks
+    )
+    figures["acknowledged_during_sleep_share"] = (
+        summary.during_sleep / incidents if incidents else math.nan
+    )
+    return figures
+
+
+def compare(
+    base: Scenario,
+    candidate: Scenario,
+    settings: RunSettings,
+    *,
+    common_random_numbers: bool = True,
+    progress: Callable[[], None] | None = None,
+) -> Comparison:
+    """Run both scenarios replication by replication and pair their figures."""
+    base = settings.apply(base)
+    replications = base.replications
+    candidate = candidate.model_copy(
+        update={
+            "replications": replications,
+            "seed": base.seed
+            if common_random_numbers
+            else base.seed + INDEPENDENT_SEED_OFFSET,
+        }
+    )
+    run = RunSettings(workers=settings.workers)
+
+    base_figures = list(_figures(base, run, progress))
+    candidate_figures = list(_figures(candidate, run, progress))
+
+    differences = []
+    for metric in base_figures[0]:
+        before = np.array([figures[metric] for figures in base_figures])
+        after = np.array([figures[metric] for figures in candidate_figures])
+        paired = ~(np.isnan(before) | np.isnan(after))
+        if paired.sum() < 2:
+            missing = Estimate.missing()
+            differences.append(Difference(metric, missing, missing, missing))
+            continue
+        differences.append(
+            Difference(
+                metric,
+                mean_interval(before[paired]),
+                mean_interval(after[paired]),
+                mean_interval(after[paired] - before[paired]),
+            )
+        )
+    return Comparison(
+        base.name, candidate.name, replications, common_random_numbers, differences
+    )
+
+
+def _figures(
+    scenario: Scenario, settings: RunSettings, progress: Callable[[], None] | None
+) -> Iterator[dict[str, float]]:
+    for summary in run_replications(scenario, settings):
+        if progress:
+            progress()
+        yield replication_figures(summary, scenario.horizon)
