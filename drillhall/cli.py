@@ -18,9 +18,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 
 from drillhall.drill_commands import drill
 from drillhall.errors import DrillhallError, InputError
-from drillhall.reports.terminal import render_prediction
+from drillhall.reports.terminal import render_comparison, render_prediction
+from drillhall.simulator.compare import compare, comparison_json
 from drillhall.simulator.engine import Engine
-from drillhall.simulator.loader import load_scenario
+from drillhall.simulator.loader import load_scenario, load_scenario_with
 from drillhall.simulator.montecarlo import RunSettings, run_replications
 from drillhall.simulator.records import RecordWriter
 from drillhall.simulator.scenario import Scenario
@@ -132,6 +133,71 @@ def simulate(
         logger.info("wrote %s", json_file)
     if writer is not None:
         logger.info("wrote %d records to %s", writer.count, records_file)
+
+
+@main.command("compare")
+@click.argument("base_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument(
+    "candidate_file", required=False, type=click.Path(dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="Change the base for the candidate, e.g. "
+    "escalation.checkout.levels[0].delay=10m or ...members+=dana.",
+)
+@click.option("--replications", "-n", type=click.IntRange(min=2), help="Override.")
+@click.option("--seed", "-s", type=click.IntRange(min=0), help="Override the seed.")
+@click.option("--workers", "-w", type=click.IntRange(min=1), help="Worker processes.")
+@click.option(
+    "--independent",
+    is_flag=True,
+    help="Use independent seeds instead of common random numbers (to see why not).",
+)
+@click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=Path))
+def compare_command(
+    base_file: Path,
+    candidate_file: Path | None,
+    overrides: tuple[str, ...],
+    replications: int | None,
+    seed: int | None,
+    workers: int | None,
+    independent: bool,
+    json_file: Path | None,
+) -> None:
+    """Compare a candidate on-call set-up against the base, figure by figure.
+
+    The candidate is CANDIDATE_FILE, or the base with --set changes (or both).
+    """
+    if candidate_file is None and not overrides:
+        raise InputError(
+            "nothing to compare: give a CANDIDATE_FILE or --set PATH=VALUE changes",
+            source="compare",
+        )
+    base = load_scenario(base_file)
+    candidate = load_scenario_with(candidate_file or base_file, list(overrides))
+    if overrides:
+        changes = "change" if len(overrides) == 1 else "changes"
+        name = f"{candidate.name} with {len(overrides)} {changes}"
+        candidate = candidate.model_copy(update={"name": name})
+    _check_writable(json_file, "--json")
+
+    settings = RunSettings(replications, seed, workers)
+    total = 2 * settings.apply(base).replications
+    with _progress(Console(stderr=True), False) as progress:
+        task = progress.add_task("simulating both", total=total)
+        comparison = compare(
+            base,
+            candidate,
+            settings,
+            common_random_numbers=not independent,
+            progress=lambda: progress.advance(task),
+        )
+    render_comparison(comparison, Console())
+    if json_file is not None:
+        json_file.write_text(json.dumps(comparison_json(comparison), indent=2) + "\n")
 
 
 @main.command()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from rich.console import Console
 from rich.table import Table
 
+from drillhall.simulator.compare import Comparison
 from drillhall.simulator.durations import format_duration
 from drillhall.simulator.lifecycle import PHASE_NAMES
 from drillhall.simulator.statistics import Estimate
@@ -141,3 +143,52 @@ def _number(estimate: Estimate, interval: bool = True) -> str:
     if not interval or math.isnan(estimate.low):
         return f"{estimate.value:.2f}"
     return f"{estimate.value:.2f}\n[dim]{estimate.low:.2f}–{estimate.high:.2f}[/dim]"
+
+
+def render_comparison(comparison: Comparison, console: Console) -> None:
+    """Print each figure in both scenarios and their paired difference."""
+    pairing = (
+        "paired replication by replication (common random numbers)"
+        if comparison.common_random_numbers
+        else "independent seeds"
+    )
+    console.print(
+        f"[bold]{comparison.base}[/bold] → [bold]{comparison.candidate}[/bold]: "
+        f"{comparison.replications} replications, {pairing}. Intervals are 95%."
+    )
+    table = Table(title="Candidate against base")
+    for column in ("figure", "base", "candidate", "difference", "verdict"):
+        table.add_column(column, justify="left" if column == "figure" else "right")
+    for difference in comparison.differences:
+        show = _figure_format(difference.metric)
+        change = difference.difference
+        verdict = (
+            f"{difference.relative:+.0%}"
+            if difference.distinguishable and not math.isnan(difference.relative)
+            else "within noise"
+            if not difference.distinguishable
+            else "changed"
+        )
+        table.add_row(
+            difference.metric,
+            show(difference.base.value),
+            show(difference.candidate.value),
+            f"{_signed(show, change.value)}\n"
+            f"[dim]{_signed(show, change.low)}–{_signed(show, change.high)}[/dim]",
+            verdict,
+        )
+    console.print(table)
+
+
+def _figure_format(metric: str) -> Callable[[float], str]:
+    if metric.endswith("_share"):
+        return lambda value: "-" if math.isnan(value) else f"{value:.1%}"
+    if "per_person_week" in metric:
+        return lambda value: "-" if math.isnan(value) else f"{value:.2f}"
+    return lambda value: "-" if math.isnan(value) else format_duration(abs(value))
+
+
+def _signed(show: Callable[[float], str], value: float) -> str:
+    if math.isnan(value):
+        return "-"
+    return ("-" if value < 0 else "+") + show(abs(value))

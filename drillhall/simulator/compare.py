@@ -148,3 +148,22 @@ def _figures(
         if progress:
             progress()
         yield replication_figures(summary, scenario.horizon)
+
+
+def comparison_json(comparison: Comparison) -> dict[str, object]:
+    """The comparison as JSON-ready values; NaN becomes None."""
+    return {
+        "base": comparison.base,
+        "candidate": comparison.candidate,
+        "replications": comparison.replications,
+        "common_random_numbers": comparison.common_random_numbers,
+        "figures": {
+            difference.metric: {
+                "base": difference.base.to_dict(),
+                "candidate": difference.candidate.to_dict(),
+                "difference": difference.difference.to_dict(),
+                "distinguishable": difference.distinguishable,
+            }
+            for difference in comparison.differences
+        },
+    }

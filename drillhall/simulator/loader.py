@@ -7,7 +7,7 @@ error or a dangling reference is reported as ``file:line:column: field: message`
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable, Sequence
 from pathlib import Path as FilePath
 from typing import Any, TypeVar
 
@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from drillhall.errors import InputError, InputErrors, ScenarioError, ScenarioErrors
+from drillhall.simulator.overrides import OverriddenData, Override, parse_override
 from drillhall.simulator.scenario import Path, Scenario, check_references
 
 logger = logging.getLogger(__name__)
@@ -121,8 +122,31 @@ def load_scenario(file: str | FilePath) -> Scenario:
     return parse_scenario(text, source)
 
 
-def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
-    """Validate scenario YAML ``text``; ``source`` names it in error messages."""
+def load_scenario_with(file: str | FilePath, overrides: Sequence[str]) -> Scenario:
+    """``load_scenario`` with ``--set PATH=VALUE`` overrides applied first.
+
+    The overrides change the file's data before validation; a problem in what an
+    override set is reported as ``--set: PATH=VALUE: field: message``, any other
+    problem with its place in the file.
+    """
+    changes = [parse_override(text) for text in overrides]
+    source = str(file)
+    try:
+        text = FilePath(file).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError("no such file", source=source) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ScenarioError(f"cannot read the file: {error}", source=source) from None
+    return parse_scenario(text, source, overrides=changes)
+
+
+def parse_scenario(
+    text: str, source: str = "<scenario>", *, overrides: Sequence[Override] = ()
+) -> Scenario:
+    """Validate scenario YAML ``text``; ``source`` names it in error messages.
+
+    ``overrides`` change the data before it is validated.
+    """
     scenario = parse_document(
         text,
         source,
@@ -131,6 +155,7 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
         shape="a scenario is a mapping with keys like name, start, horizon, "
         "people, teams, escalation and services",
         references=check_references,
+        overrides=overrides,
     )
     logger.debug("loaded scenario %s from %s", scenario.name, source)
     return scenario
@@ -144,42 +169,52 @@ def parse_document(
     errors: type[InputErrors] = InputErrors,
     shape: str = "expected a mapping of keys to values",
     references: Callable[[M], Iterable[tuple[Path, str]]] | None = None,
+    overrides: Sequence[Override] = (),
 ) -> M:
     """Validate YAML ``text`` against ``model``; every problem names its place.
 
     ``references`` finds names that point at nothing, after the schema passed.
+    ``overrides`` change the data before validation; problems in what they set
+    name the override instead of a place in ``text``.
     Raises ``errors`` (a list of problems, one per line) or, for YAML that
-    cannot be read, a single ``ScenarioError``-style ``InputError``.
+    cannot be read, a single ``ScenarioError``-style ``InputError``; for an
+    override whose path does not apply, an ``InputError`` from ``--set``.
     """
     document = PositionedYaml(text, source)
     if not isinstance(document.data, dict):
         raise errors([InputError(shape, source=source, line=1, column=1)])
 
+    overridden = OverriddenData.apply(document.data, overrides) if overrides else None
+    data = document.data if overridden is None else overridden.data
     try:
-        validated = model.model_validate(document.data)
+        validated = model.model_validate(data)
     except ValidationError as error:
         raise errors(
-            [_problem(document, detail) for detail in error.errors()]
+            [_problem(document, detail, overridden) for detail in error.errors()]
         ) from None
 
     if references is not None:
         problems = [
-            _located(document, path, message) for path, message in references(validated)
+            _located(document, path, message, overridden=overridden)
+            for path, message in references(validated)
         ]
         if problems:
             raise errors(problems)
     return validated
 
 
-def _problem(document: PositionedYaml, detail: Any) -> InputError:
+def _problem(
+    document: PositionedYaml, detail: Any, overridden: OverriddenData | None = None
+) -> InputError:
     path = _data_path(detail["loc"])
+    written: Container[Path] = document.values if overridden is None else overridden
     message = str(detail["msg"]).removeprefix("Value error, ")
     kind = detail["type"]
 
     if kind not in ("missing", "extra_forbidden"):
         # A shorthand ('5m' for {fixed: 5m}) puts keys in the path that the user
         # did not write; name what they wrote.
-        while len(path) > 1 and path not in document.values:
+        while len(path) > 1 and path not in written:
             path = path[:-1]
 
     if kind == "extra_forbidden":
@@ -190,12 +225,22 @@ def _problem(document: PositionedYaml, detail: Any) -> InputError:
     elif kind == "missing":
         message = f"missing required field {path[-1]!r}"
 
-    return _located(document, path, message, of_key=kind == "extra_forbidden")
+    of_key = kind == "extra_forbidden"
+    return _located(document, path, message, of_key=of_key, overridden=overridden)
 
 
 def _located(
-    document: PositionedYaml, path: Path, message: str, *, of_key: bool = False
+    document: PositionedYaml,
+    path: Path,
+    message: str,
+    *,
+    of_key: bool = False,
+    overridden: OverriddenData | None = None,
 ) -> InputError:
+    override = None if overridden is None else overridden.override_at(path)
+    if override is not None:
+        return override.error(f"{format_path(path)}: {message}")
+
     position = document.position(path, of_key=of_key)
     line, column = position if position else (None, None)
     return InputError(

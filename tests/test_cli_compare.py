@@ -1,0 +1,41 @@
+"""``drillhall compare`` as a planner runs it."""
+
+from __future__ import annotations
+
+import json
+
+from tests.test_cli import drillhall
+
+BASE = "scenarios/small-team-weekly.yaml"
+SHORTER = "--set=escalation.platform-default.levels[0].delay=5m"
+
+
+def test_a_shorter_first_level_escalates_more(tmp_path):
+    out = tmp_path / "comparison.json"
+    result = drillhall(
+        "compare", BASE, SHORTER, "-n", "6", "-w", "2", "--json", str(out)
+    )
+    assert result.returncode == 0, result.stderr
+    assert "within noise" in result.stdout  # detection did not change
+
+    figures = json.loads(out.read_text())["figures"]
+    escalated = figures["escalated_share"]
+    assert escalated["distinguishable"] and escalated["difference"]["value"] > 0
+    assert figures["ttd.mean"]["difference"]["value"] == 0  # detection is untouched
+
+
+def test_compare_needs_something_to_compare():
+    result = drillhall("compare", BASE)
+    assert result.returncode == 2
+    expected = (
+        "drillhall: compare: nothing to compare: give a CANDIDATE_FILE or "
+        "--set PATH=VALUE changes"
+    )
+    assert result.stderr.splitlines() == [expected]
+
+
+def test_a_wrong_override_path_is_named():
+    result = drillhall("compare", BASE, "--set=escalaton.x.levels[0].delay=5m")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "escalaton" in result.stderr and "escalation" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
