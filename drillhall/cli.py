@@ -18,7 +18,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 
 from drillhall.drill_commands import drill
 from drillhall.errors import DrillhallError, InputError
-from drillhall.reports.terminal import render_comparison, render_prediction
+from drillhall.reports.heatmap import render_heatmap
+from drillhall.reports.terminal import (
+    DEFAULT_SWEEP_METRICS,
+    render_comparison,
+    render_prediction,
+    render_sweep,
+)
 from drillhall.simulator.compare import compare, comparison_json
 from drillhall.simulator.engine import Engine
 from drillhall.simulator.loader import load_scenario, load_scenario_with
@@ -26,6 +32,7 @@ from drillhall.simulator.montecarlo import RunSettings, run_replications
 from drillhall.simulator.records import RecordWriter
 from drillhall.simulator.scenario import Scenario
 from drillhall.simulator.summary import MonteCarloSummary
+from drillhall.simulator.sweep import parse_grid, run_sweep
 
 logger = logging.getLogger(__name__)
 USAGE_ERROR = 2
@@ -198,6 +205,59 @@ def compare_command(
     render_comparison(comparison, Console())
     if json_file is not None:
         json_file.write_text(json.dumps(comparison_json(comparison), indent=2) + "\n")
+
+
+@main.command("sweep")
+@click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--grid",
+    "grids",
+    multiple=True,
+    required=True,
+    metavar="PATH=v1,v2|lo..hi[:step]",
+    help="An axis of the sweep, e.g. escalation.main.levels[0].delay=5m..30m:5m.",
+)
+@click.option(
+    "--metric",
+    "metrics",
+    multiple=True,
+    help="Figures to show [tta.p90, ttr.median, escalated_share, "
+    "interruptions_per_person_week]; the first is the heatmap's.",
+)
+@click.option("--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--heatmap", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--replications", "-n", type=click.IntRange(min=2), help="Override.")
+@click.option("--seed", "-s", type=click.IntRange(min=0), help="Override the seed.")
+@click.option("--workers", "-w", type=click.IntRange(min=1), help="Worker processes.")
+def sweep_command(
+    scenario_file: Path,
+    grids: tuple[str, ...],
+    metrics: tuple[str, ...],
+    csv_file: Path | None,
+    heatmap: Path | None,
+    replications: int | None,
+    seed: int | None,
+    workers: int | None,
+) -> None:
+    """Run SCENARIO_FILE at every combination of the --grid values."""
+    axes = [parse_grid(grid) for grid in grids]
+    _check_writable(csv_file, "--csv")
+    _check_writable(heatmap, "--heatmap")
+    settings = RunSettings(replications, seed, workers)
+
+    with _progress(Console(stderr=True), False) as progress:
+        task = progress.add_task("sweeping", total=None)
+        result = run_sweep(
+            scenario_file, axes, settings, progress=lambda: progress.advance(task)
+        )
+    shown = list(metrics) or list(DEFAULT_SWEEP_METRICS)
+    for metric in shown:
+        result.estimates(metric)  # an unknown figure is named before output
+    render_sweep(result, shown, Console())
+    if csv_file is not None:
+        result.to_csv(csv_file)
+    if heatmap is not None:
+        render_heatmap(result, shown[0], heatmap)
 
 
 @main.command()

@@ -39,3 +39,20 @@ def test_a_wrong_override_path_is_named():
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "escalaton" in result.stderr and "escalation" in result.stderr
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_sweep_writes_a_table_and_a_heatmap(tmp_path):
+    csv_file, png = tmp_path / "sweep.csv", tmp_path / "sweep.png"
+    result = drillhall(
+        "sweep", BASE,
+        "--grid", "escalation.platform-default.levels[0].delay=5m,15m",
+        "--grid", "escalation.platform-default.repeat=0..1",
+        "--metric", "escalated_share", "-n", "3", "-w", "1",
+        "--csv", str(csv_file), "--heatmap", str(png),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert len(csv_file.read_text().splitlines()) == 5  # a header and four points
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    bad = drillhall("sweep", BASE, "--grid", "escalation.platform-default.repeat=5..1")
+    assert bad.returncode == 2 and "--grid" in bad.stderr

@@ -13,6 +13,7 @@ from drillhall.simulator.durations import format_duration
 from drillhall.simulator.lifecycle import PHASE_NAMES
 from drillhall.simulator.statistics import Estimate
 from drillhall.simulator.summary import Prediction
+from drillhall.simulator.sweep import SweepResult
 
 WAIT_NAME = "for a free responder"
 
@@ -192,3 +193,35 @@ def _signed(show: Callable[[float], str], value: float) -> str:
     if math.isnan(value):
         return "-"
     return ("-" if value < 0 else "+") + show(abs(value))
+
+
+DEFAULT_SWEEP_METRICS = (
+    "tta.p90",
+    "ttr.median",
+    "escalated_share",
+    "interruptions_per_person_week",
+)
+
+
+def render_sweep(result: SweepResult, metrics: list[str], console: Console) -> None:
+    """One row per point of a sweep: its values and the chosen figures."""
+    table = Table(
+        title=f"Sweep of {result.file}: {result.replications} replications per "
+        f"point, seed {result.seed}, the same random numbers at every point"
+    )
+    for path in result.paths:
+        table.add_column(path)
+    for metric in metrics:
+        table.add_column(metric, justify="right")
+    columns = [result.estimates(metric) for metric in metrics]
+    for index, point in enumerate(result.points):
+        cells = []
+        for metric, estimates in zip(metrics, columns, strict=True):
+            estimate = estimates[index]
+            show = _figure_format(metric)
+            cells.append(
+                f"{show(estimate.value)}\n"
+                f"[dim]{show(estimate.low)}–{show(estimate.high)}[/dim]"
+            )
+        table.add_row(*point.texts, *cells)
+    console.print(table)
