@@ -26,11 +26,18 @@ from drillhall.reports.terminal import (
     render_sweep,
 )
 from drillhall.simulator.compare import compare, comparison_json
+from drillhall.simulator.distributions import stream
 from drillhall.simulator.engine import Engine
 from drillhall.simulator.loader import load_scenario, load_scenario_with
 from drillhall.simulator.montecarlo import RunSettings, run_replications
+from drillhall.simulator.power import (
+    durations_from_scenario,
+    incidents_needed,
+    parse_change,
+)
 from drillhall.simulator.records import RecordWriter
 from drillhall.simulator.scenario import Scenario
+from drillhall.simulator.seek import parse_goal, seek, seek_json
 from drillhall.simulator.summary import MonteCarloSummary
 from drillhall.simulator.sweep import parse_grid, run_sweep
 
@@ -88,6 +95,11 @@ def main(verbose: int) -> None:
 @click.option("--replications", "-n", type=click.IntRange(min=1), help="Override.")
 @click.option("--seed", "-s", type=click.IntRange(min=0), help="Override the seed.")
 @click.option(
+    "--dask",
+    metavar="local|tcp://HOST:PORT",
+    help="Run replications on Dask: a local cluster, or a scheduler's address.",
+)
+@click.option(
     "--workers", "-w", type=click.IntRange(min=1), help="Worker processes [all cores]."
 )
 @click.option(
@@ -107,13 +119,16 @@ def simulate(
     scenario_file: Path,
     replications: int | None,
     seed: int | None,
+    dask: str | None,
     workers: int | None,
     json_file: Path | None,
     records_file: Path | None,
     quiet: bool,
 ) -> None:
     """Predict MTTD, MTTA, MTTM, MTTR, load and SLO burn for a scenario."""
-    settings = RunSettings(replications, seed, workers, records_file is not None)
+    settings = RunSettings(
+        replications, seed, workers, records_file is not None, dask=dask
+    )
     scenario = settings.apply(load_scenario(scenario_file))
     writer = RecordWriter(records_file) if records_file else None
     _check_writable(json_file, "--json")
@@ -157,6 +172,11 @@ def simulate(
 )
 @click.option("--replications", "-n", type=click.IntRange(min=2), help="Override.")
 @click.option("--seed", "-s", type=click.IntRange(min=0), help="Override the seed.")
+@click.option(
+    "--dask",
+    metavar="local|tcp://HOST:PORT",
+    help="Run replications on Dask: a local cluster, or a scheduler's address.",
+)
 @click.option("--workers", "-w", type=click.IntRange(min=1), help="Worker processes.")
 @click.option(
     "--independent",
@@ -170,6 +190,7 @@ def compare_command(
     overrides: tuple[str, ...],
     replications: int | None,
     seed: int | None,
+    dask: str | None,
     workers: int | None,
     independent: bool,
     json_file: Path | None,
@@ -191,7 +212,7 @@ def compare_command(
         candidate = candidate.model_copy(update={"name": name})
     _check_writable(json_file, "--json")
 
-    settings = RunSettings(replications, seed, workers)
+    settings = RunSettings(replications, seed, workers, dask=dask)
     total = 2 * settings.apply(base).replications
     with _progress(Console(stderr=True), False) as progress:
         task = progress.add_task("simulating both", total=total)
@@ -228,6 +249,11 @@ def compare_command(
 @click.option("--heatmap", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--replications", "-n", type=click.IntRange(min=2), help="Override.")
 @click.option("--seed", "-s", type=click.IntRange(min=0), help="Override the seed.")
+@click.option(
+    "--dask",
+    metavar="local|tcp://HOST:PORT",
+    help="Run replications on Dask: a local cluster, or a scheduler's address.",
+)
 @click.option("--workers", "-w", type=click.IntRange(min=1), help="Worker processes.")
 def sweep_command(
     scenario_file: Path,
@@ -237,13 +263,14 @@ def sweep_command(
     heatmap: Path | None,
     replications: int | None,
     seed: int | None,
+    dask: str | None,
     workers: int | None,
 ) -> None:
     """Run SCENARIO_FILE at every combination of the --grid values."""
     axes = [parse_grid(grid) for grid in grids]
     _check_writable(csv_file, "--csv")
     _check_writable(heatmap, "--heatmap")
-    settings = RunSettings(replications, seed, workers)
+    settings = RunSettings(replications, seed, workers, dask=dask)
 
     with _progress(Console(stderr=True), False) as progress:
         task = progress.add_task("sweeping", total=None)
@@ -258,6 +285,106 @@ def sweep_command(
         result.to_csv(csv_file)
     if heatmap is not None:
         render_heatmap(result, shown[0], heatmap)
+
+
+@main.command("seek")
+@click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--vary", "path", required=True, metavar="PATH", help="What to vary.")
+@click.option(
+    "--values",
+    required=True,
+    metavar="v1,v2|lo..hi",
+    help="Candidate values, smallest first, e.g. 5m,10m,15m or 3..9.",
+)
+@click.option(
+    "--goal",
+    "goals",
+    multiple=True,
+    required=True,
+    help="e.g. 'p90(tta) <= 15m' or 'night_pages_per_person_week <= 1'.",
+)
+@click.option("--replications", "-n", type=click.IntRange(min=2), help="Override.")
+@click.option("--seed", "-s", type=click.IntRange(min=0), help="Override the seed.")
+@click.option(
+    "--dask",
+    metavar="local|tcp://HOST:PORT",
+    help="Run replications on Dask: a local cluster, or a scheduler's address.",
+)
+@click.option("--workers", "-w", type=click.IntRange(min=1), help="Worker processes.")
+@click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=Path))
+def seek_command(
+    scenario_file: Path,
+    path: str,
+    values: str,
+    goals: tuple[str, ...],
+    replications: int | None,
+    seed: int | None,
+    dask: str | None,
+    workers: int | None,
+    json_file: Path | None,
+) -> None:
+    """Find the smallest value of --vary that meets every --goal."""
+    parsed = [parse_goal(goal) for goal in goals]
+    _check_writable(json_file, "--json")
+    settings = RunSettings(replications, seed, workers, dask=dask)
+    result = seek(scenario_file, path, values, parsed, settings)
+
+    for point in result.points:
+        verdicts = ", ".join(
+            f"{goal} {'met' if met else 'missed'}" for goal, met in point.passed.items()
+        )
+        click.echo(f"{path}={point.value}: {verdicts}")
+    if result.value is None:
+        click.echo("no candidate value meets every goal")
+    else:
+        click.echo(f"smallest value meeting every goal: {path}={result.value}")
+    if json_file is not None:
+        json_file.write_text(json.dumps(seek_json(result), indent=2) + "\n")
+    if result.value is None:
+        sys.exit(1)
+
+
+@main.command("power")
+@click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--metric",
+    type=click.Choice(["mttd", "mtta", "mttm", "mttr"]),
+    default="mttr",
+    show_default=True,
+)
+@click.option("--change", required=True, help="The real change to detect, e.g. -10%.")
+@click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=0.95)
+@click.option("--power", "wanted", type=click.FloatRange(0.5, 0.999), default=0.8)
+@click.option("--replications", "-n", type=click.IntRange(min=1), help="Override.")
+def power_command(
+    scenario_file: Path,
+    metric: str,
+    change: str,
+    confidence: float,
+    wanted: float,
+    replications: int | None,
+) -> None:
+    """How many incidents before a real change in a metric shows through noise."""
+    relative = parse_change(change)
+    scenario = load_scenario(scenario_file)
+    durations = durations_from_scenario(scenario, metric, replications)
+    rng = stream(scenario.seed, 0, "power")
+    size = incidents_needed(
+        durations, relative, rng=rng, confidence=confidence, power=wanted
+    )
+    if size.per_side is None:
+        click.echo(
+            f"a {relative:+.0%} change in {metric} is not detected {wanted:.0%} of "
+            f"the time even with {max(size.rates)} incidents per side"
+        )
+        sys.exit(1)
+    click.echo(
+        f"{size.per_side} incidents per side detect a real {relative:+.0%} change "
+        f"in {metric} {wanted:.0%} of the time at {confidence:.0%} confidence "
+        f"(Welch's t on log durations, {len(durations)} simulated incidents)"
+    )
+    for count, rate in sorted(size.rates.items()):
+        click.echo(f"  {count:>7} per side: detected {rate:.0%} of the time")
 
 
 @main.command()

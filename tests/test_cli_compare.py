@@ -56,3 +56,35 @@ def test_sweep_writes_a_table_and_a_heatmap(tmp_path):
 
     bad = drillhall("sweep", BASE, "--grid", "escalation.platform-default.repeat=5..1")
     assert bad.returncode == 2 and "--grid" in bad.stderr
+
+
+def test_seek_reports_each_value_and_the_smallest_that_meets_the_goals():
+    result = drillhall(
+        "seek", BASE, "--vary", "escalation.platform-default.levels[0].delay",
+        "--values", "5m,15m", "--goal", "escalated_share <= 5%", "-n", "4", "-w", "1",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "levels[0].delay=5m: escalated_share <= 5% missed" in result.stdout
+    assert "smallest value meeting every goal: " in result.stdout
+    assert result.stdout.rstrip().endswith("levels[0].delay=15m")
+
+    bad = drillhall("seek", BASE, "--vary", "x", "--values", "1", "--goal", "fast")
+    assert bad.returncode == 2 and "--goal" in bad.stderr
+
+
+def test_power_says_how_many_incidents_a_change_needs():
+    result = drillhall("power", BASE, "--metric", "mttr", "--change", "-10%", "-n", "5")
+    assert result.returncode == 0, result.stderr
+    assert "incidents per side detect a real -10% change in mttr" in result.stdout
+
+
+def test_simulate_on_a_local_dask_cluster_gives_the_same_numbers(tmp_path):
+    outputs = []
+    for executor in (["-w", "1"], ["--dask", "local", "-w", "2"]):
+        out = tmp_path / f"{len(outputs)}.json"
+        result = drillhall(
+            "simulate", BASE, "-n", "3", "-q", "--json", str(out), *executor
+        )
+        assert result.returncode == 0, result.stderr
+        outputs.append(json.loads(out.read_text()))
+    assert outputs[0] == outputs[1]

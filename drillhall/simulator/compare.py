@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -114,7 +114,7 @@ def compare(
             else base.seed + INDEPENDENT_SEED_OFFSET,
         }
     )
-    run = RunSettings(workers=settings.workers)
+    run = replace(settings, replications=None, seed=None)
 
     base_figures = list(_figures(base, run, progress))
     candidate_figures = list(_figures(candidate, run, progress))
