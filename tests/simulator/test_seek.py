@@ -213,14 +213,16 @@ def test_seek_names_a_wrong_path(escalating):
 
 
 @pytest.mark.slow
-def test_seek_is_the_same_with_two_workers(escalating):
-    def run(workers: int) -> object:
+def test_seek_is_the_same_with_two_workers_and_dask(escalating):
+    def run(workers: int, dask: str | None = None) -> object:
         return seek(
             escalating,
             "escalation.main.levels[0].delay",
             "30m,10m",
             ["p90(tta) <= 22m"],
-            RunSettings(workers=workers, replications=4),
+            RunSettings(workers=workers, replications=4, dask=dask),
         )
 
     assert run(1) == run(2)
+    pytest.importorskip("distributed", reason="Dask is an optional extra")
+    assert run(2, "local") == run(1)

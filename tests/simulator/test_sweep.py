@@ -219,8 +219,12 @@ def test_a_heatmap_of_three_axes_is_refused(scenario_file: Path, tmp_path: Path)
 
 
 @pytest.mark.slow
-def test_the_sweep_is_the_same_on_one_and_two_workers(scenario_file: Path):
+def test_the_sweep_is_the_same_on_one_and_two_workers_and_dask(scenario_file: Path):
     axes = [parse_grid(f"{DELAY}=5m,30m")]
     one = run_sweep(scenario_file, axes, RunSettings(workers=1, replications=4))
     two = run_sweep(scenario_file, axes, RunSettings(workers=2, replications=4))
     assert one.points == two.points
+
+    pytest.importorskip("distributed", reason="Dask is an optional extra")
+    cluster = RunSettings(workers=2, replications=4, dask="local")
+    assert run_sweep(scenario_file, axes, cluster).points == one.points

@@ -1,0 +1,1 @@
+"""drillhall's tests, a package so that no installed "tests" package hides them."""
