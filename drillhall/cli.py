@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
@@ -43,6 +44,7 @@ from drillhall.simulator.sweep import parse_grid, run_sweep
 
 logger = logging.getLogger(__name__)
 USAGE_ERROR = 2
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class _Group(click.Group):
@@ -78,6 +80,40 @@ class _Group(click.Group):
             ctx.exit(130)
 
 
+def _run_options(least_replications: int) -> Callable[[F], F]:
+    """The options every command that runs replications takes."""
+
+    def decorate(command: F) -> F:
+        options = [
+            click.option(
+                "--replications",
+                "-n",
+                type=click.IntRange(min=least_replications),
+                help="Override the scenario's number of replications.",
+            ),
+            click.option(
+                "--seed", "-s", type=click.IntRange(min=0), help="Override the seed."
+            ),
+            click.option(
+                "--dask",
+                metavar="local|tcp://HOST:PORT",
+                help="Run replications on Dask: a local cluster, or a scheduler's "
+                "address.",
+            ),
+            click.option(
+                "--workers",
+                "-w",
+                type=click.IntRange(min=1),
+                help="Worker processes [all cores].",
+            ),
+        ]
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
 @click.group(cls=_Group)
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.version_option(package_name="drillhall")
@@ -92,16 +128,7 @@ def main(verbose: int) -> None:
 
 @main.command()
 @click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--replications", "-n", type=click.IntRange(min=1), help="Override.")
-@click.option("--seed", "-s", type=click.IntRange(min=0), help="Override the seed.")
-@click.option(
-    "--dask",
-    metavar="local|tcp://HOST:PORT",
-    help="Run replications on Dask: a local cluster, or a scheduler's address.",
-)
-@click.option(
-    "--workers", "-w", type=click.IntRange(min=1), help="Worker processes [all cores]."
-)
+@_run_options(least_replications=1)
 @click.option(
     "--json",
     "json_file",
@@ -170,14 +197,7 @@ def simulate(
     help="Change the base for the candidate, e.g. "
     "escalation.checkout.levels[0].delay=10m or ...members+=dana.",
 )
-@click.option("--replications", "-n", type=click.IntRange(min=2), help="Override.")
-@click.option("--seed", "-s", type=click.IntRange(min=0), help="Override the seed.")
-@click.option(
-    "--dask",
-    metavar="local|tcp://HOST:PORT",
-    help="Run replications on Dask: a local cluster, or a scheduler's address.",
-)
-@click.option("--workers", "-w", type=click.IntRange(min=1), help="Worker processes.")
+@_run_options(least_replications=2)
 @click.option(
     "--independent",
     is_flag=True,
@@ -247,14 +267,7 @@ def compare_command(
 )
 @click.option("--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--heatmap", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--replications", "-n", type=click.IntRange(min=2), help="Override.")
-@click.option("--seed", "-s", type=click.IntRange(min=0), help="Override the seed.")
-@click.option(
-    "--dask",
-    metavar="local|tcp://HOST:PORT",
-    help="Run replications on Dask: a local cluster, or a scheduler's address.",
-)
-@click.option("--workers", "-w", type=click.IntRange(min=1), help="Worker processes.")
+@_run_options(least_replications=2)
 def sweep_command(
     scenario_file: Path,
     grids: tuple[str, ...],
@@ -303,14 +316,7 @@ def sweep_command(
     required=True,
     help="e.g. 'p90(tta) <= 15m' or 'night_pages_per_person_week <= 1'.",
 )
-@click.option("--replications", "-n", type=click.IntRange(min=2), help="Override.")
-@click.option("--seed", "-s", type=click.IntRange(min=0), help="Override the seed.")
-@click.option(
-    "--dask",
-    metavar="local|tcp://HOST:PORT",
-    help="Run replications on Dask: a local cluster, or a scheduler's address.",
-)
-@click.option("--workers", "-w", type=click.IntRange(min=1), help="Worker processes.")
+@_run_options(least_replications=2)
 @click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=Path))
 def seek_command(
     scenario_file: Path,

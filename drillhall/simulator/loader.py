@@ -112,14 +112,7 @@ def format_path(path: Path) -> str:
 
 def load_scenario(file: str | FilePath) -> Scenario:
     """Read, validate and cross-check the scenario in ``file``."""
-    source = str(file)
-    try:
-        text = FilePath(file).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError("no such file", source=source) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ScenarioError(f"cannot read the file: {error}", source=source) from None
-    return parse_scenario(text, source)
+    return load_scenario_with(file, ())
 
 
 def load_scenario_with(file: str | FilePath, overrides: Sequence[str]) -> Scenario:
