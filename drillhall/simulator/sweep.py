@@ -262,8 +262,8 @@ def _run_point(
 
     NOTE: the arrays hold one number per replication and figure, a few hundred
     kilobytes at most; they are dropped once the point is reduced.
-    TODO: each point starts its own worker pool, which costs about a second per
-    point with several workers; a pool shared by all points would remove that.
+    TODO: each point starts its own worker pool (or Dask cluster), which costs a
+    second or two per point; one executor shared by all points would remove that.
     """
     count = settings.replications or scenario.replications
     columns: dict[str, np.ndarray] = {}
