@@ -91,10 +91,6 @@ class Fault:
     def title(self) -> str:
         return str(self.experiment.get("title", self.source.name))
 
-    @property
-    def has_rollbacks(self) -> bool:
-        return bool(self.experiment.get("rollbacks"))
-
     def check_steady_state(self) -> FaultOutcome:
         """Probe the steady-state hypothesis alone, touching nothing."""
         if not self.experiment.get("steady-state-hypothesis"):

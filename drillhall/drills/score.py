@@ -27,9 +27,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from drillhall.simulator.lifecycle import LifecycleRecord
+from drillhall.simulator.lifecycle import PHASES, LifecycleRecord
 
-PHASES = ("ttd", "tta", "ttm", "ttr")
 PHASE_EVENTS = {
     "ttd": ("injected", "detected"),
     "tta": ("detected", "acknowledged"),

@@ -181,9 +181,7 @@ def predicted_durations(scenario: Scenario, fault: str) -> dict[str, np.ndarray]
         for incident in engine.run(replication).incidents:
             if incident.service != service_index or incident.fault != fault_index:
                 continue
-            phases["ttd"].append(incident.detected - incident.start)
-            phases["tta"].append(incident.acknowledged - incident.detected)
-            phases["ttm"].append(incident.mitigated - incident.start)
-            phases["ttr"].append(incident.resolved - incident.start)
+            for phase, seconds in incident.phase_seconds().items():
+                phases[phase].append(seconds)
     logger.info("predicted %s from %d simulated incidents", fault, len(phases["ttd"]))
     return {phase: np.asarray(values) for phase, values in phases.items()}

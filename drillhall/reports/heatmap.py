@@ -18,8 +18,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from drillhall.errors import InputError
-from drillhall.simulator.compare import PHASES
 from drillhall.simulator.durations import format_duration
+from drillhall.simulator.lifecycle import PHASES
 from drillhall.simulator.statistics import Estimate
 from drillhall.simulator.sweep import SweepResult
 

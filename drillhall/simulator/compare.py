@@ -17,12 +17,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from drillhall.simulator.durations import WEEK
+from drillhall.simulator.lifecycle import PHASES
 from drillhall.simulator.montecarlo import RunSettings, run_replications
 from drillhall.simulator.replication import ReplicationSummary
 from drillhall.simulator.scenario import Scenario
 from drillhall.simulator.statistics import Estimate, mean_interval
 
-PHASES = ("ttd", "tta", "ttm", "ttr")
 STATISTICS = ("mean", "median", "p90")
 INDEPENDENT_SEED_OFFSET = 1_000_003
 """Added to the candidate's seed when common random numbers are turned off."""

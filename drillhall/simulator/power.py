@@ -226,15 +226,8 @@ def parse_change(text: str) -> float:
 
 
 def _duration(incident: Incident, metric: str) -> float:
-    start = incident.start
-    detected = incident.detected
-    if metric == "mttd":
-        return float(detected - start)
-    if metric == "mtta":
-        return float(incident.acknowledged - detected)
-    if metric == "mttm":
-        return float(incident.mitigated - start)
-    return float(incident.resolved - start)
+    # mttd is the mean of ttd, and so on.
+    return float(incident.phase_seconds()[f"tt{metric[-1]}"])
 
 
 def _rejects(first: np.ndarray, second: np.ndarray, confidence: float) -> np.ndarray:

@@ -24,8 +24,9 @@ from pathlib import Path as FilePath
 import numpy as np
 
 from drillhall.errors import InputError
-from drillhall.simulator.compare import PHASES, STATISTICS, replication_figures
+from drillhall.simulator.compare import STATISTICS, replication_figures
 from drillhall.simulator.durations import parse_duration
+from drillhall.simulator.lifecycle import PHASES
 from drillhall.simulator.loader import load_scenario_with
 from drillhall.simulator.montecarlo import RunSettings, run_replications
 from drillhall.simulator.statistics import Estimate, mean_interval

@@ -218,6 +218,15 @@ class Incident:
         self.resolved = INFINITY
         self.during_sleep = False
 
+    def phase_seconds(self) -> dict[str, float]:
+        """TTD, TTA, TTM and TTR of the incident, as ``lifecycle`` defines them."""
+        return {
+            "ttd": self.detected - self.start,
+            "tta": self.acknowledged - self.detected,
+            "ttm": self.mitigated - self.start,
+            "ttr": self.resolved - self.start,
+        }
+
 
 def on_call(targets: list[Target], epoch: float) -> list[Responder]:
     """The people a level's targets reach at ``epoch``, each once."""
