@@ -62,6 +62,28 @@ def scenario_data(**changes: Any) -> dict[str, Any]:
     return data
 
 
+def escalating_data(delay: str = "15m", **changes: Any) -> dict[str, Any]:
+    """Slow first answers and two levels: the first level's delay decides
+    how often pages escalate."""
+    escalating = {
+        "behaviours": {
+            "default": {
+                "acknowledge": {"working": {"exponential": {"mean": "10m"}}},
+                "miss": {"working": 0.1},
+            }
+        },
+        "escalation": {
+            "main": {
+                "levels": [
+                    {"targets": ["ana"], "delay": delay},
+                    {"targets": ["ben"], "delay": "15m"},
+                ]
+            }
+        },
+    }
+    return scenario_data(**{**escalating, **changes})
+
+
 def build_scenario(**changes: Any) -> Scenario:
     return Scenario.model_validate(scenario_data(**changes))
 

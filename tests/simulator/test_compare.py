@@ -6,29 +6,13 @@ import pytest
 
 from drillhall.simulator.compare import compare
 from drillhall.simulator.montecarlo import RunSettings
-from tests.conftest import build_scenario
+from drillhall.simulator.scenario import Scenario
+from tests.conftest import escalating_data
 
 
-def escalating(delay: str):
-    return build_scenario(
-        horizon="90d",
-        replications=20,
-        seed=5,
-        behaviours={
-            "default": {
-                "acknowledge": {"working": {"exponential": {"mean": "10m"}}},
-                "miss": {"working": 0.1},
-            }
-        },
-        escalation={
-            "main": {
-                "levels": [
-                    {"targets": ["ana"], "delay": delay},
-                    {"targets": ["ben"], "delay": "15m"},
-                ]
-            }
-        },
-    )
+def escalating(delay: str) -> Scenario:
+    data = escalating_data(delay, horizon="90d", replications=20, seed=5)
+    return Scenario.model_validate(data)
 
 
 @pytest.mark.slow

@@ -19,7 +19,7 @@ from drillhall.simulator.seek import (
     seek_json,
 )
 from drillhall.simulator.statistics import Estimate
-from tests.conftest import scenario_data
+from tests.conftest import escalating_data
 
 ROTATION = "teams.ops.rotations.primary.layers[0].members"
 
@@ -27,25 +27,11 @@ ROTATION = "teams.ops.rotations.primary.layers[0].members"
 @pytest.fixture
 def escalating(tmp_path: Path) -> Path:
     """Acknowledgements take 10 minutes on average, a tenth are missed."""
-    data = scenario_data(
+    data = escalating_data(
         horizon="60d",
         replications=8,
         seed=11,
         people={name: {} for name in ("ana", "ben", "cai", "dan", "eve")},
-        behaviours={
-            "default": {
-                "acknowledge": {"working": {"exponential": {"mean": "10m"}}},
-                "miss": {"working": 0.1},
-            }
-        },
-        escalation={
-            "main": {
-                "levels": [
-                    {"targets": ["ana"], "delay": "15m"},
-                    {"targets": ["ben"], "delay": "15m"},
-                ]
-            }
-        },
     )
     file = tmp_path / "escalating.yaml"
     file.write_text(yaml.safe_dump(data), encoding="utf-8")

@@ -12,7 +12,7 @@ from drillhall.errors import InputError
 from drillhall.reports.heatmap import render_heatmap
 from drillhall.simulator.montecarlo import RunSettings
 from drillhall.simulator.sweep import SweepResult, parse_grid, run_sweep
-from tests.conftest import scenario_data
+from tests.conftest import escalating_data
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 DELAY = "escalation.main.levels[0].delay"
@@ -22,25 +22,11 @@ MISS = "behaviours.default.miss.working"
 @pytest.fixture
 def scenario_file(tmp_path: Path) -> Path:
     """Two escalation levels and slow first answers: the delay decides escalation."""
-    data = scenario_data(
+    data = escalating_data(
         horizon="60d",
         replications=6,
         seed=5,
-        behaviours={
-            "default": {
-                "acknowledge": {"working": {"exponential": {"mean": "10m"}}},
-                "miss": {"working": 0.1},
-            }
-        },
         detection={"user_report": {"exponential": {"mean": "5m"}}},
-        escalation={
-            "main": {
-                "levels": [
-                    {"targets": ["ana"], "delay": "15m"},
-                    {"targets": ["ben"], "delay": "15m"},
-                ]
-            }
-        },
     )
     path = tmp_path / "scenario.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
