@@ -19,6 +19,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 
 from drillhall.drill_commands import drill
 from drillhall.errors import DrillhallError, InputError
+from drillhall.history_commands import actions, incident
+from drillhall.metrics_command import metrics
+from drillhall.postmortem_command import postmortem
+from drillhall.report_commands import report
 from drillhall.reports.heatmap import render_heatmap
 from drillhall.reports.terminal import (
     DEFAULT_SWEEP_METRICS,
@@ -453,3 +457,5 @@ def _progress(console: Console, quiet: bool) -> Progress:
 
 
 main.add_command(drill)
+for command in (incident, actions, metrics, report, postmortem):
+    main.add_command(command)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import copy
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from drillhall.simulator.scenario import Scenario
+from tests.servers import chromium_browser, fresh_database, postgres_server
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
@@ -91,3 +94,30 @@ def build_scenario(**changes: Any) -> Scenario:
 @pytest.fixture
 def examples() -> list[Path]:
     return sorted(SCENARIOS.glob("*.yaml"))
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """A PostgreSQL server started for this test session (Debian's package)."""
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database: a SQLite file, then a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'drillhall.db'}"
+    server = request.getfixturevalue("postgres_server_url")
+    return fresh_database(server)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Chromium (Debian's) under Playwright, for the HTML reports."""
+    with chromium_browser() as running:
+        yield running
+
+
+ARTIFACTS = Path(os.environ.get("DRILLHALL_ARTIFACTS", ROOT / "artifacts"))
+"""Where tests leave files for people to look at (screenshots of reports)."""
