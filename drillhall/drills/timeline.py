@@ -58,6 +58,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_URL: Final = "sqlite:///./drillhall.db"
 URL_VARIABLE: Final = "DRILLHALL_DB"
 BUSY_TIMEOUT_MS: Final = 10_000
+SCHEMA_LOCK: Final = 0x6472_696C_6C68_616C
+"""The advisory lock key (``drillhal`` in ASCII) that ``lock_schema`` takes."""
 
 EVENT_KINDS: Final[Mapping[str, str]] = MappingProxyType(
     {
@@ -185,9 +187,10 @@ _events = sa.Table(
     sqlite_autoincrement=True,
 )
 
-# NOTE: append-only is enforced in the database only on SQLite, where triggers
-# are one statement each; on other backends it rests on this module having no
-# update or delete for events.
+# NOTE: append-only is enforced in the database on SQLite (a trigger of one
+# statement per change) and PostgreSQL (triggers calling one function that
+# refuses the change, TRUNCATE included); on other backends it rests on this
+# module having no update or delete for events.
 for _change in ("UPDATE", "DELETE"):
     sa.event.listen(
         _events,
@@ -198,6 +201,38 @@ for _change in ("UPDATE", "DELETE"):
             "BEGIN SELECT RAISE(ABORT, 'drill events are append-only'); END"
         ).execute_if(dialect="sqlite"),
     )
+sa.event.listen(
+    _events,
+    "after_create",
+    sa.DDL(
+        "CREATE OR REPLACE FUNCTION drill_events_append_only() RETURNS trigger "
+        "LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'drill events are append-only'; END $$"
+    ).execute_if(dialect="postgresql"),
+)
+for _change in ("UPDATE", "DELETE", "TRUNCATE"):
+    sa.event.listen(
+        _events,
+        "after_create",
+        sa.DDL(
+            f"CREATE TRIGGER drill_events_no_{_change.lower()} "
+            f"BEFORE {_change} ON drill_events FOR EACH STATEMENT "
+            "EXECUTE FUNCTION drill_events_append_only()"
+        ).execute_if(dialect="postgresql"),
+    )
+
+
+def lock_schema(connection: sa.Connection) -> None:
+    """Hold the schema lock until the connection's transaction ends.
+
+    Call it before creating tables, so that several processes opening a new
+    database at once queue instead of failing on each other's ``CREATE
+    TABLE``. SQLite needs nothing more: a write transaction (``BEGIN
+    IMMEDIATE``) already holds the only lock. On PostgreSQL this is a
+    transaction-level advisory lock, released by commit or rollback.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK)))
 
 
 def _now() -> datetime:
@@ -223,6 +258,7 @@ class Timeline:
         self._engine = self._create_engine()
         try:
             with self._transaction("open", write=True) as connection:
+                lock_schema(connection)
                 _metadata.create_all(connection)
         except TimelineError:
             self._engine.dispose()

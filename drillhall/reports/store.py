@@ -1,0 +1,978 @@
+"""The history store: real incidents, drills, postmortems and action items.
+
+It lives in the same database as the drill timeline (``$DRILLHALL_DB`` or
+``./drillhall.db``, any SQLAlchemy URL otherwise), in tables beside ``drills``
+and ``drill_events``, with the timeline's SQLite set-up (WAL, full sync, a busy
+timeout, writers that take the lock first) and its UTC datetimes:
+
+- ``incidents``: one row per real incident (``INC-1``, ``INC-2`` …) or drill
+  (its drill id), with the lifecycle times the metrics read;
+- ``postmortems``: at most one per incident, drafted and later completed;
+- ``action_items``: what the organisation promised to change, and whether it did;
+- ``drillhall_schema``: the version of these tables (``SCHEMA_VERSION``), so
+  that a later drillhall can tell which changes an older database needs.
+
+Every method is one transaction: an import stores all of its rows or none.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from itertools import pairwise
+from typing import Any, Final
+
+import sqlalchemy as sa
+
+from drillhall.drills.timeline import (
+    _BEGIN_OPTION,
+    BUSY_TIMEOUT_MS,
+    DEFAULT_URL,
+    SCHEMA_LOCK,
+    URL_VARIABLE,
+    _begin_sqlite,
+    _configure_sqlite,
+    _UTCDateTime,
+    _without_password,
+    lock_schema,
+)
+from drillhall.errors import DrillhallError, InputError
+from drillhall.reports.history import (
+    ACTION_CHANGES,
+    LIFECYCLE_TIMES,
+    ActionItem,
+    IncidentRecord,
+    PostmortemRecord,
+)
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION: Final = 1
+"""The version of the history tables this module writes; stored in
+``drillhall_schema`` under ``history``. Raise it with every change to them."""
+
+SEVERITIES: Final = range(1, 6)
+ACTION_STATUSES: Final = ("open", "done", "dropped")
+INCIDENT_PREFIX: Final = "INC-"
+
+SEVERITY_WORDS: Final = {
+    "critical": 1,
+    "high": 2,
+    "major": 2,
+    "medium": 3,
+    "moderate": 3,
+    "low": 4,
+    "minor": 4,
+    "info": 5,
+    "informational": 5,
+}
+"""Opsgenie's priority names and PagerDuty's urgencies, as severities."""
+
+_SEVERITY = re.compile(r"(?:sev(?:erity)?|p(?:riority)?)?[\s_-]*(\d+)")
+_INCIDENT_ID = re.compile(r"inc-(\d+)", re.IGNORECASE)
+_WRITE_LOCK: Final = SCHEMA_LOCK + 1
+_LATEST_SHOWN: Final = 5
+_EXTERNAL_ID_LIMIT: Final = 200
+
+
+class StoreError(DrillhallError):
+    """The history database cannot be opened, read or written."""
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What an import did: incidents added, and rows already recorded."""
+
+    added: int
+    skipped: int
+    ids: tuple[str, ...]
+    """The ids of the incidents added, in the order of the rows."""
+
+
+_metadata = sa.MetaData()
+
+_schema = sa.Table(
+    "drillhall_schema",
+    _metadata,
+    sa.Column("part", sa.String(40), primary_key=True),
+    sa.Column("version", sa.Integer(), nullable=False),
+)
+
+_incidents = sa.Table(
+    "incidents",
+    _metadata,
+    sa.Column("id", sa.String(120), primary_key=True),
+    sa.Column("number", sa.Integer(), unique=True),
+    sa.Column("kind", sa.String(10), nullable=False),
+    sa.Column("title", sa.Text(), nullable=False),
+    sa.Column("service", sa.Text()),
+    sa.Column("team", sa.Text()),
+    sa.Column("severity", sa.Integer()),
+    *(
+        sa.Column(name, _UTCDateTime(), nullable=name != "started")
+        for name in LIFECYCLE_TIMES
+    ),
+    sa.Column("source", sa.Text(), nullable=False),
+    sa.Column("external_id", sa.String(_EXTERNAL_ID_LIMIT), unique=True),
+    sa.Column("recorded", _UTCDateTime(), nullable=False),
+    sa.CheckConstraint("kind IN ('incident', 'drill')", name="incident_kind"),
+    sa.CheckConstraint("severity BETWEEN 1 AND 5", name="incident_severity"),
+    sa.Index("incidents_by_start", "started", "id"),
+)
+
+_postmortems = sa.Table(
+    "postmortems",
+    _metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("incident", sa.ForeignKey("incidents.id"), nullable=False, unique=True),
+    sa.Column("drafted", _UTCDateTime(), nullable=False),
+    sa.Column("completed", _UTCDateTime()),
+    sa.Column("path", sa.Text()),
+    sqlite_autoincrement=True,
+)
+
+_actions = sa.Table(
+    "action_items",
+    _metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("title", sa.Text(), nullable=False),
+    sa.Column("owner", sa.Text()),
+    sa.Column("due", sa.Date()),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("changes", sa.String(20), nullable=False),
+    sa.Column("link", sa.Text()),
+    sa.Column("incident", sa.ForeignKey("incidents.id"), index=True),
+    sa.Column("postmortem", sa.ForeignKey("postmortems.id")),
+    sa.Column("created", _UTCDateTime(), nullable=False),
+    sa.Column("closed", _UTCDateTime()),
+    sa.CheckConstraint(
+        "status IN ('open', 'done', 'dropped')", name="action_item_status"
+    ),
+    # AUTOINCREMENT: a closed item's number is never handed out again.
+    sqlite_autoincrement=True,
+)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Store:
+    """Incidents, drills, postmortems and action items in one database.
+
+    ``url`` is any SQLAlchemy URL; ``None`` takes ``$DRILLHALL_DB``, else
+    ``sqlite:///./drillhall.db``, the drill timeline's database. The tables
+    are created when missing. ``clock`` stamps action items as they are
+    created and closed.
+    """
+
+    def __init__(
+        self, url: str | None = None, *, clock: Callable[[], datetime] = _now
+    ) -> None:
+        from_variable = url is None and bool(os.environ.get(URL_VARIABLE))
+        self.url = url or os.environ.get(URL_VARIABLE) or DEFAULT_URL
+        self._source = URL_VARIABLE if from_variable else None
+        self._clock = clock
+        self._shown_url = _without_password(self.url)
+        self._engine = self._create_engine()
+        try:
+            with self._transaction("open", write=True) as connection:
+                lock_schema(connection)
+                _metadata.create_all(connection)
+                self._check_schema(connection)
+        except DrillhallError:
+            self._engine.dispose()
+            raise
+        logger.debug("history database %s is open", self._shown_url)
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the database connections; the object is unusable afterwards."""
+        self._engine.dispose()
+
+    # Incidents and drills
+
+    def add_incident(
+        self,
+        *,
+        title: str,
+        started: datetime,
+        service: str | None = None,
+        team: str | None = None,
+        severity: int | None = None,
+        detected: datetime | None = None,
+        acknowledged: datetime | None = None,
+        mitigated: datetime | None = None,
+        resolved: datetime | None = None,
+        source: str = "cli",
+        external_id: str | None = None,
+    ) -> IncidentRecord:
+        """Record a real incident; it is numbered ``INC-1``, ``INC-2`` …"""
+        values = incident_values(
+            {
+                "title": title,
+                "started": started,
+                "service": service,
+                "team": team,
+                "severity": severity,
+                "detected": detected,
+                "acknowledged": acknowledged,
+                "mitigated": mitigated,
+                "resolved": resolved,
+                "external_id": external_id,
+            }
+        )
+        _check_text(source, "source")
+
+        with self._transaction("write to", write=True) as connection:
+            if external_id is not None:
+                self._refuse_known_external_id(connection, external_id)
+            [record] = self._insert_incidents(connection, [values], source)
+
+        logger.info("incident %s recorded: %s", record.id, record.title)
+        return record
+
+    def import_incidents(
+        self, rows: Iterable[Mapping[str, Any]], *, source: str
+    ) -> ImportResult:
+        """Add the rows not recorded yet, all in one transaction.
+
+        Each row has ``add_incident``'s keywords (``severity`` may be text such
+        as ``SEV2``). A row is already recorded when its ``external_id`` is
+        known; a row without one, when an incident of the same service started
+        at the same time. Every row is checked before anything is written.
+        """
+        _check_text(source, "source")
+        checked = []
+        for number, row in enumerate(rows, start=1):
+            try:
+                checked.append(incident_values(row))
+            except InputError as error:
+                raise InputError(
+                    f"row {number}: {error.message}", field=error.field
+                ) from None
+
+        with self._transaction("write to", write=True) as connection:
+            fresh = self._unrecorded(connection, checked)
+            records = self._insert_incidents(connection, fresh, source)
+
+        result = ImportResult(
+            len(records), len(checked) - len(records), tuple(r.id for r in records)
+        )
+        logger.info(
+            "import from %s: added %s, skipped %s", source, result.added, result.skipped
+        )
+        return result
+
+    def record_drill(
+        self,
+        *,
+        drill: str,
+        title: str,
+        started: datetime,
+        detected: datetime | None = None,
+        acknowledged: datetime | None = None,
+        mitigated: datetime | None = None,
+        resolved: datetime | None = None,
+        service: str | None = None,
+        team: str | None = None,
+        severity: int | None = None,
+    ) -> IncidentRecord:
+        """Record a drill's lifecycle under its drill id, or bring it up to date.
+
+        Recording the same drill again changes its one record: the timeline
+        it comes from is the truth, and it may have grown since.
+        """
+        _check_text(drill, "drill")
+        values = incident_values(
+            {
+                "title": title,
+                "started": started,
+                "service": service,
+                "team": team,
+                "severity": severity,
+                "detected": detected,
+                "acknowledged": acknowledged,
+                "mitigated": mitigated,
+                "resolved": resolved,
+            }
+        )
+
+        with self._transaction("write to", write=True) as connection:
+            kind = connection.execute(
+                sa.select(_incidents.c.kind).where(_incidents.c.id == drill)
+            ).scalar()
+            if kind == "incident":
+                raise InputError(
+                    f"{drill!r} is a real incident's id, not a drill's; record the "
+                    "drill under the id `drillhall drill list` shows",
+                    field="drill",
+                )
+            if kind is None:
+                connection.execute(
+                    _incidents.insert().values(
+                        id=drill,
+                        kind="drill",
+                        source="drill",
+                        recorded=self._clock(),
+                        **values,
+                    )
+                )
+            else:
+                connection.execute(
+                    _incidents.update().where(_incidents.c.id == drill).values(**values)
+                )
+
+        logger.info("drill %s recorded in the history", drill)
+        return _incident_record(
+            {**values, "id": drill, "kind": "drill", "source": "drill"}
+        )
+
+    def incident(self, id: str) -> IncidentRecord:
+        """One incident or drill by id; an unknown id names the latest ones."""
+        with self._transaction("read") as connection:
+            record = self._incident_in(connection, id)
+            if record is None:
+                raise self._unknown_incident(connection, id)
+        return record
+
+    def find_incident(self, id: str) -> IncidentRecord | None:
+        """One incident or drill by id, or ``None``."""
+        with self._transaction("read") as connection:
+            return self._incident_in(connection, id)
+
+    def incidents(
+        self,
+        *,
+        kind: str | None = "incident",
+        since: datetime | None = None,
+        until: datetime | None = None,
+        team: str | None = None,
+    ) -> list[IncidentRecord]:
+        """Incidents (or drills, or both with ``kind=None``) by start time.
+
+        ``since`` is inclusive and ``until`` exclusive, both on the start.
+        """
+        # Drills have no number: order by kind first, so that NULLs sort the
+        # same on every backend.
+        query = sa.select(_incidents).order_by(
+            _incidents.c.started,
+            _incidents.c.kind,
+            _incidents.c.number,
+            _incidents.c.id,
+        )
+        if kind is not None:
+            if kind not in ("incident", "drill"):
+                raise InputError(
+                    f"unknown kind {kind!r}: the store holds 'incident' and 'drill' "
+                    "records (None for both)",
+                    field="kind",
+                )
+            query = query.where(_incidents.c.kind == kind)
+        if since is not None:
+            query = query.where(_incidents.c.started >= _utc(since, "since"))
+        if until is not None:
+            query = query.where(_incidents.c.started < _utc(until, "until"))
+        if team is not None:
+            query = query.where(_incidents.c.team == team)
+
+        with self._transaction("read") as connection:
+            return [_incident_record(row) for row in connection.execute(query)]
+
+    # Postmortems
+
+    def add_postmortem(
+        self, incident: str, *, drafted: datetime, path: str | None
+    ) -> PostmortemRecord:
+        """Record that the incident's postmortem was drafted (again).
+
+        An incident has one postmortem: drafting again updates when and where,
+        and keeps its completion. Action items already recorded for the
+        incident without a postmortem are linked to it.
+        """
+        drafted = _utc(drafted, "drafted")
+
+        with self._transaction("write to", write=True) as connection:
+            key = self._existing_incident(connection, incident)
+            existing = self._postmortem_in(connection, key)
+            if existing is None:
+                inserted = connection.execute(
+                    _postmortems.insert().values(
+                        incident=key, drafted=drafted, completed=None, path=path
+                    )
+                )
+                record = PostmortemRecord(
+                    _inserted_id(inserted, "postmortem"), key, drafted, None, path
+                )
+            else:
+                connection.execute(
+                    _postmortems.update()
+                    .where(_postmortems.c.id == existing.id)
+                    .values(drafted=drafted, path=path)
+                )
+                record = PostmortemRecord(
+                    existing.id, key, drafted, existing.completed, path
+                )
+
+            connection.execute(
+                _actions.update()
+                .where(_actions.c.incident == key, _actions.c.postmortem.is_(None))
+                .values(postmortem=record.id)
+            )
+
+        logger.info("postmortem of %s drafted: %s", key, path)
+        return record
+
+    def complete_postmortem(
+        self, incident: str, *, completed: datetime
+    ) -> PostmortemRecord:
+        """Mark the incident's postmortem as published."""
+        completed = _utc(completed, "completed")
+
+        with self._transaction("write to", write=True) as connection:
+            key = self._existing_incident(connection, incident)
+            existing = self._postmortem_in(connection, key)
+            if existing is None:
+                raise InputError(
+                    f"incident {key} has no postmortem to complete; draft one first "
+                    f"with `drillhall postmortem {key}`",
+                    field="incident",
+                )
+            connection.execute(
+                _postmortems.update()
+                .where(_postmortems.c.id == existing.id)
+                .values(completed=completed)
+            )
+
+        logger.info("postmortem of %s completed", key)
+        return PostmortemRecord(
+            existing.id, key, existing.drafted, completed, existing.path
+        )
+
+    def postmortem_for(self, incident: str) -> PostmortemRecord | None:
+        """The incident's postmortem, or ``None`` when none was drafted."""
+        with self._transaction("read") as connection:
+            return self._postmortem_in(connection, _incident_key(incident))
+
+    def postmortems(self) -> list[PostmortemRecord]:
+        """Every postmortem, in the order they were first drafted."""
+        query = sa.select(_postmortems).order_by(_postmortems.c.id)
+        with self._transaction("read") as connection:
+            return [_postmortem_record(row) for row in connection.execute(query)]
+
+    # Action items
+
+    def add_action(
+        self,
+        *,
+        title: str,
+        owner: str | None = None,
+        due: date | None = None,
+        changes: str = "other",
+        link: str | None = None,
+        incident: str | None = None,
+        postmortem: int | None = None,
+    ) -> ActionItem:
+        """Record an open action item.
+
+        With an incident and no postmortem, the item is linked to the
+        incident's postmortem when it has one; with a postmortem and no
+        incident, to the postmortem's incident.
+        """
+        _check_text(title, "title")
+        _check_optional_text(owner, "owner")
+        _check_optional_text(link, "link")
+        _check_changes(changes)
+        if due is not None and (not isinstance(due, date) or isinstance(due, datetime)):
+            raise InputError(f"{due!r} must be a date, such as 2027-03-31", field="due")
+
+        with self._transaction("write to", write=True) as connection:
+            incident, postmortem = self._action_links(connection, incident, postmortem)
+            values: dict[str, Any] = {
+                "title": title.strip(),
+                "owner": owner,
+                "due": due,
+                "status": "open",
+                "changes": changes,
+                "link": link,
+                "incident": incident,
+                "postmortem": postmortem,
+                "created": self._clock(),
+                "closed": None,
+            }
+            inserted = connection.execute(_actions.insert().values(**values))
+            number = _inserted_id(inserted, "action item")
+
+        logger.info("action item %s recorded: %s", number, title)
+        return ActionItem(id=number, **values)
+
+    def close_action(
+        self, id: int, *, status: str = "done", at: datetime | None = None
+    ) -> ActionItem:
+        """Close an open action item as ``done`` or ``dropped``."""
+        [item] = self.close_actions([id], status=status, at=at)
+        return item
+
+    def close_actions(
+        self, ids: Sequence[int], *, status: str = "done", at: datetime | None = None
+    ) -> list[ActionItem]:
+        """Close several open action items at once: all of them, or none."""
+        if status not in ACTION_STATUSES[1:]:
+            raise InputError(
+                f"an action item closes as 'done' or 'dropped', not {status!r}",
+                field="status",
+            )
+        closed = _utc(self._clock() if at is None else at, "at")
+
+        with self._transaction("write to", write=True) as connection:
+            for number in ids:
+                self._check_open(connection, number)
+            connection.execute(
+                _actions.update()
+                .where(_actions.c.id.in_(list(ids)))
+                .values(status=status, closed=closed)
+            )
+            query = sa.select(_actions).where(_actions.c.id.in_(list(ids)))
+            items = {row.id: _action_item(row) for row in connection.execute(query)}
+
+        logger.info("action items %s closed as %s", ids, status)
+        return [items[number] for number in ids]
+
+    def actions(
+        self, *, status: str | None = None, incident: str | None = None
+    ) -> list[ActionItem]:
+        """Action items in the order they were recorded, optionally filtered."""
+        query = sa.select(_actions).order_by(_actions.c.id)
+        if status is not None:
+            if status not in ACTION_STATUSES:
+                raise InputError(
+                    f"unknown action item status {status!r}: use one of "
+                    f"{', '.join(ACTION_STATUSES)}",
+                    field="status",
+                )
+            query = query.where(_actions.c.status == status)
+        if incident is not None:
+            query = query.where(_actions.c.incident == _incident_key(incident))
+
+        with self._transaction("read") as connection:
+            return [_action_item(row) for row in connection.execute(query)]
+
+    # The database
+
+    def _create_engine(self) -> sa.Engine:
+        try:
+            engine = sa.create_engine(self.url)
+        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as error:
+            raise InputError(
+                f"the history database URL {self._shown_url!r} cannot be used: "
+                f"{error}; give an SQLAlchemy URL such as sqlite:///drillhall.db or "
+                "postgresql+psycopg://user@host/db, with its driver installed",
+                source=self._source,
+            ) from None
+        if engine.dialect.name == "sqlite":
+            sa.event.listen(engine, "connect", _configure_sqlite)
+            sa.event.listen(engine, "begin", _begin_sqlite)
+        return engine
+
+    @contextmanager
+    def _transaction(
+        self, verb: str, *, write: bool = False
+    ) -> Iterator[sa.Connection]:
+        """A transaction that commits when the block ends; writers queue.
+
+        On SQLite a writer begins with ``BEGIN IMMEDIATE``; on PostgreSQL it
+        takes an advisory lock, so that numbering incidents and checking for
+        duplicates never race another writer.
+        """
+        try:
+            with self._engine.connect() as connection:
+                if write:
+                    connection.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+                with connection.begin():
+                    if write and connection.dialect.name == "postgresql":
+                        lock = sa.func.pg_advisory_xact_lock(_WRITE_LOCK)
+                        connection.execute(sa.select(lock))
+                    yield connection
+        except sa.exc.OperationalError as error:
+            raise StoreError(
+                f"cannot {verb} the history database {self._shown_url}: "
+                f"{error.orig}; check that it is reachable and writable (for "
+                "SQLite: that its folder exists) and that no process holds a "
+                f"lock on it for more than {BUSY_TIMEOUT_MS // 1000} s"
+            ) from error
+
+    def _check_schema(self, connection: sa.Connection) -> None:
+        query = sa.select(_schema.c.version).where(_schema.c.part == "history")
+        version = connection.execute(query).scalar()
+        if version is None:
+            connection.execute(
+                _schema.insert().values(part="history", version=SCHEMA_VERSION)
+            )
+        elif version > SCHEMA_VERSION:
+            raise StoreError(
+                f"the history tables in {self._shown_url} have schema version "
+                f"{version}, written by a newer drillhall (this one knows up to "
+                f"{SCHEMA_VERSION}); upgrade drillhall to read them"
+            )
+
+    def _insert_incidents(
+        self,
+        connection: sa.Connection,
+        rows: list[dict[str, Any]],
+        source: str,
+    ) -> list[IncidentRecord]:
+        # NOTE: numbers come from the largest so far; writers hold the write
+        # lock (see _transaction), so two of them never take the same one.
+        latest = connection.execute(sa.select(sa.func.max(_incidents.c.number)))
+        first = (latest.scalar() or 0) + 1
+        recorded = self._clock()
+        stored = [
+            {
+                **values,
+                "id": f"{INCIDENT_PREFIX}{number}",
+                "number": number,
+                "kind": "incident",
+                "source": source,
+                "recorded": recorded,
+            }
+            for number, values in enumerate(rows, start=first)
+        ]
+        if stored:
+            connection.execute(_incidents.insert(), stored)
+        return [_incident_record(values) for values in stored]
+
+    @staticmethod
+    def _unrecorded(
+        connection: sa.Connection, rows: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """The rows that are neither in the store nor earlier in ``rows``."""
+        query = sa.select(
+            _incidents.c.external_id, _incidents.c.service, _incidents.c.started
+        ).where(_incidents.c.kind == "incident")
+        external_ids: set[str] = set()
+        starts: set[tuple[str | None, datetime]] = set()
+        for known in connection.execute(query):
+            if known.external_id is not None:
+                external_ids.add(known.external_id)
+            starts.add((known.service, known.started))
+
+        fresh = []
+        for row in rows:
+            external_id = row["external_id"]
+            start = (row["service"], row["started"])
+            if external_id is not None:
+                if external_id in external_ids:
+                    continue
+                external_ids.add(external_id)
+            elif start in starts:
+                continue
+            starts.add(start)
+            fresh.append(row)
+        return fresh
+
+    def _refuse_known_external_id(
+        self, connection: sa.Connection, external_id: str
+    ) -> None:
+        query = sa.select(_incidents.c.id).where(
+            _incidents.c.external_id == external_id
+        )
+        known = connection.execute(query).scalar()
+        if known is not None:
+            raise InputError(
+                f"{external_id!r} is already recorded as {known}; "
+                f"`drillhall incident list` shows it",
+                field="external_id",
+            )
+
+    @staticmethod
+    def _incident_in(connection: sa.Connection, id: str) -> IncidentRecord | None:
+        query = sa.select(_incidents).where(_incidents.c.id == _incident_key(id))
+        row = connection.execute(query).first()
+        return None if row is None else _incident_record(row)
+
+    def _existing_incident(self, connection: sa.Connection, id: str) -> str:
+        """The incident's stored id, or an error naming the latest known ones."""
+        record = self._incident_in(connection, id)
+        if record is None:
+            raise self._unknown_incident(connection, id)
+        return record.id
+
+    def _unknown_incident(self, connection: sa.Connection, id: str) -> InputError:
+        query = (
+            sa.select(_incidents.c.id)
+            .order_by(_incidents.c.started.desc(), _incidents.c.id.desc())
+            .limit(_LATEST_SHOWN)
+        )
+        latest = list(connection.execute(query).scalars())
+        if latest:
+            known = f"the latest are {', '.join(latest)}"
+        else:
+            known = "no incident or drill is recorded in it yet"
+        return InputError(
+            f"unknown incident {id!r} in {self._shown_url}: {known}; "
+            "`drillhall incident list --kind all` shows them all",
+            field="incident",
+        )
+
+    @staticmethod
+    def _postmortem_in(
+        connection: sa.Connection, incident: str
+    ) -> PostmortemRecord | None:
+        query = sa.select(_postmortems).where(_postmortems.c.incident == incident)
+        row = connection.execute(query).first()
+        return None if row is None else _postmortem_record(row)
+
+    def _action_links(
+        self, connection: sa.Connection, incident: str | None, postmortem: int | None
+    ) -> tuple[str | None, int | None]:
+        """The incident and postmortem an action item belongs to, checked."""
+        key = (
+            None if incident is None else self._existing_incident(connection, incident)
+        )
+        if postmortem is None:
+            found = None if key is None else self._postmortem_in(connection, key)
+            return key, None if found is None else found.id
+
+        query = sa.select(_postmortems).where(_postmortems.c.id == postmortem)
+        row = connection.execute(query).first()
+        if row is None:
+            raise InputError(
+                f"unknown postmortem {postmortem!r}; link the action item to an "
+                "incident instead, and it follows the incident's postmortem",
+                field="postmortem",
+            )
+        if key is not None and row.incident != key:
+            raise InputError(
+                f"postmortem {postmortem} is about {row.incident}, not {key}; give "
+                "one of the two, or both of the same incident",
+                field="postmortem",
+            )
+        return row.incident, postmortem
+
+    @staticmethod
+    def _check_open(connection: sa.Connection, number: int) -> None:
+        query = sa.select(_actions.c.status, _actions.c.closed).where(
+            _actions.c.id == number
+        )
+        row = connection.execute(query).first()
+        if row is None:
+            raise InputError(
+                f"unknown action item {number!r}; `drillhall actions list --status "
+                "all` shows them all",
+                field="id",
+            )
+        if row.status != "open":
+            raise InputError(
+                f"action item {number} is already {row.status} (since "
+                f"{row.closed:%Y-%m-%d %H:%M} UTC); nothing was changed",
+                field="id",
+            )
+
+
+def parse_severity(value: str) -> int:
+    """A severity from 1 (most severe) to 5, from the ways tools write it.
+
+    ``SEV1``, ``sev-2``, ``Sev 3``, ``P3``, ``3``, and the words ``critical``,
+    ``high``, ``medium``/``moderate``, ``low`` and ``info``.
+    """
+    text = str(value).strip().lower()
+    if text in SEVERITY_WORDS:
+        return SEVERITY_WORDS[text]
+
+    match = _SEVERITY.fullmatch(text)
+    if match is None:
+        raise InputError(
+            f"{value!r} is not a severity; write SEV1 to SEV5, P1 to P5, 1 to 5, "
+            "or critical, high, medium, low, info",
+            field="severity",
+        )
+    number = int(match.group(1))
+    if number not in SEVERITIES:
+        raise InputError(
+            f"{value!r} is outside 1 to 5; 1 is the most severe (a SEV0 is a 1 here)",
+            field="severity",
+        )
+    return number
+
+
+def check_lifecycle(times: Mapping[str, datetime | None]) -> None:
+    """Refuse lifecycle times that go backwards, naming the two that disagree.
+
+    The times go started, detected, acknowledged, mitigated, resolved; any of
+    them but ``started`` may be missing.
+    """
+    steps = [
+        (name, time)
+        for name in LIFECYCLE_TIMES
+        if (time := times.get(name)) is not None
+    ]
+    for (earlier, first), (later, second) in pairwise(steps):
+        if second < first:
+            raise InputError(
+                f"{second.isoformat()} is before {earlier} "
+                f"{first.isoformat()}; the times go {', '.join(LIFECYCLE_TIMES)}, "
+                f"so correct one of the two or leave {later} empty",
+                field=later,
+            )
+
+
+def incident_values(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A row of ``add_incident``'s keywords checked and made ready to store.
+
+    Missing keys mean ``None``; times become UTC; a severity may be text.
+    """
+    unknown = set(row) - {*_INCIDENT_COLUMNS, "external_id"}
+    if unknown:
+        raise InputError(
+            f"unknown incident fields {', '.join(sorted(unknown))}; an incident "
+            f"has {', '.join((*_INCIDENT_COLUMNS, 'external_id'))}",
+            field=sorted(unknown)[0],
+        )
+
+    _check_text(row.get("title"), "title")
+    for name in ("service", "team"):
+        _check_optional_text(row.get(name), name)
+    external_id = row.get("external_id")
+    _check_optional_text(external_id, "external_id")
+    if external_id is not None and len(external_id) > _EXTERNAL_ID_LIMIT:
+        raise InputError(
+            f"{external_id[:40]!r}… is {len(external_id)} characters "
+            f"long; the store keeps at most {_EXTERNAL_ID_LIMIT}",
+            field="external_id",
+        )
+
+    if row.get("started") is None:
+        raise InputError("an incident needs the time it started", field="started")
+    times = {
+        name: None if row.get(name) is None else _utc(row[name], name)
+        for name in LIFECYCLE_TIMES
+    }
+    check_lifecycle(times)
+
+    return {
+        "title": row["title"].strip(),
+        "service": row.get("service"),
+        "team": row.get("team"),
+        "severity": _severity(row.get("severity")),
+        **times,
+        "external_id": external_id,
+    }
+
+
+_INCIDENT_COLUMNS: Final = ("title", "service", "team", "severity", *LIFECYCLE_TIMES)
+
+
+def _severity(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise InputError(
+            f"{value!r} must be a number from 1 to 5 or text like SEV2",
+            field="severity",
+        )
+    if isinstance(value, str):
+        return parse_severity(value)
+    if value not in SEVERITIES:
+        raise InputError(
+            f"{value} is outside 1 to 5; 1 is the most severe",
+            field="severity",
+        )
+    return value
+
+
+def _utc(value: object, field: str) -> datetime:
+    if not isinstance(value, datetime):
+        raise InputError(f"{value!r} must be a datetime", field=field)
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(
+            f"{field} {value.isoformat()} has no time zone; pass an aware "
+            "datetime such as datetime(2027, 1, 4, 9, 30, tzinfo=UTC)"
+        )
+    return value.astimezone(UTC)
+
+
+def _check_text(value: object, field: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(f"{value!r} must be non-empty text", field=field)
+
+
+def _check_optional_text(value: object, field: str) -> None:
+    if value is not None:
+        _check_text(value, field)
+
+
+def _check_changes(changes: str) -> None:
+    if changes not in ACTION_CHANGES:
+        raise InputError(
+            f"an action item changes one of {', '.join(ACTION_CHANGES)}, not "
+            f"{changes!r}",
+            field="changes",
+        )
+
+
+def _incident_key(id: str) -> str:
+    """``inc-7`` and ``INC-7`` name the same incident; drill ids stay as given."""
+    match = _INCIDENT_ID.fullmatch(id.strip())
+    return f"{INCIDENT_PREFIX}{int(match.group(1))}" if match else id.strip()
+
+
+def _inserted_id(result: sa.CursorResult[Any], what: str) -> int:
+    key = result.inserted_primary_key
+    if key is None:
+        raise StoreError(f"the database gave no id for the new {what}")
+    return int(key[0])
+
+
+def _incident_record(row: sa.Row[Any] | Mapping[str, Any]) -> IncidentRecord:
+    values = row._mapping if isinstance(row, sa.Row) else row
+    return IncidentRecord(
+        id=values["id"],
+        kind=values["kind"],
+        title=values["title"],
+        service=values["service"],
+        team=values["team"],
+        severity=values["severity"],
+        started=values["started"],
+        detected=values["detected"],
+        acknowledged=values["acknowledged"],
+        mitigated=values["mitigated"],
+        resolved=values["resolved"],
+        source=values["source"],
+        external_id=values["external_id"],
+    )
+
+
+def _postmortem_record(row: sa.Row[Any]) -> PostmortemRecord:
+    return PostmortemRecord(
+        id=row.id,
+        incident=row.incident,
+        drafted=row.drafted,
+        completed=row.completed,
+        path=row.path,
+    )
+
+
+def _action_item(row: sa.Row[Any]) -> ActionItem:
+    return ActionItem(
+        id=row.id,
+        title=row.title,
+        owner=row.owner,
+        due=row.due,
+        status=row.status,
+        changes=row.changes,
+        link=row.link,
+        incident=row.incident,
+        postmortem=row.postmortem,
+        created=row.created,
+        closed=row.closed,
+    )
