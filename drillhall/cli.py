@@ -145,6 +145,12 @@ def main(verbose: int) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write every incident's lifecycle record (.csv or .parquet).",
 )
+@click.option(
+    "--report",
+    "report_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a report with figures: .html (self-contained) or .md (PNGs beside).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No tables, no progress bar.")
 def simulate(
     scenario_file: Path,
@@ -154,12 +160,18 @@ def simulate(
     workers: int | None,
     json_file: Path | None,
     records_file: Path | None,
+    report_file: Path | None,
     quiet: bool,
 ) -> None:
     """Predict MTTD, MTTA, MTTM, MTTR, load and SLO burn for a scenario."""
     settings = RunSettings(
         replications, seed, workers, records_file is not None, dask=dask
     )
+    if report_file is not None:
+        # Imported only for a report: matplotlib takes a while to load.
+        from drillhall.reports import simulation_report
+
+        simulation_report.check_report_file(report_file)
     scenario = settings.apply(load_scenario(scenario_file))
     writer = RecordWriter(records_file) if records_file else None
     _check_writable(json_file, "--json")
@@ -186,6 +198,8 @@ def simulate(
         logger.info("wrote %s", json_file)
     if writer is not None:
         logger.info("wrote %d records to %s", writer.count, records_file)
+    if report_file is not None:
+        simulation_report.write_simulation_report(report_file, summary, prediction)
 
 
 @main.command("compare")
@@ -208,6 +222,12 @@ def simulate(
     help="Use independent seeds instead of common random numbers (to see why not).",
 )
 @click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--report",
+    "report_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a report with figures: .html (self-contained) or .md (PNGs beside).",
+)
 def compare_command(
     base_file: Path,
     candidate_file: Path | None,
@@ -218,6 +238,7 @@ def compare_command(
     workers: int | None,
     independent: bool,
     json_file: Path | None,
+    report_file: Path | None,
 ) -> None:
     """Compare a candidate on-call set-up against the base, figure by figure.
 
@@ -228,6 +249,10 @@ def compare_command(
             "nothing to compare: give a CANDIDATE_FILE or --set PATH=VALUE changes",
             source="compare",
         )
+    if report_file is not None:
+        from drillhall.reports import simulation_report
+
+        simulation_report.check_report_file(report_file)
     base = load_scenario(base_file)
     candidate = load_scenario_with(candidate_file or base_file, list(overrides))
     if overrides:
@@ -250,6 +275,8 @@ def compare_command(
     render_comparison(comparison, Console())
     if json_file is not None:
         json_file.write_text(json.dumps(comparison_json(comparison), indent=2) + "\n")
+    if report_file is not None:
+        simulation_report.write_comparison_report(report_file, comparison)
 
 
 @main.command("sweep")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -22,6 +22,7 @@ from drillhall.simulator.montecarlo import RunSettings, run_replications
 from drillhall.simulator.replication import ReplicationSummary
 from drillhall.simulator.scenario import Scenario
 from drillhall.simulator.statistics import Estimate, mean_interval
+from drillhall.simulator.summary import MonteCarloSummary
 
 STATISTICS = ("mean", "median", "p90")
 INDEPENDENT_SEED_OFFSET = 1_000_003
@@ -54,11 +55,23 @@ class Difference:
 
 @dataclass(frozen=True)
 class Comparison:
+    """The paired differences, and each side's whole Monte Carlo summary.
+
+    The summaries hold what a report draws beyond the paired figures: each
+    side's prediction, duration histograms and load by hour of the week.
+    """
+
     base: str
     candidate: str
     replications: int
     common_random_numbers: bool
     differences: list[Difference]
+    base_summary: MonteCarloSummary | None = field(
+        default=None, compare=False, repr=False
+    )
+    candidate_summary: MonteCarloSummary | None = field(
+        default=None, compare=False, repr=False
+    )
 
     def __getitem__(self, metric: str) -> Difference:
         for difference in self.differences:
@@ -116,8 +129,10 @@ def compare(
     )
     run = replace(settings, replications=None, seed=None)
 
-    base_figures = list(_figures(base, run, progress))
-    candidate_figures = list(_figures(candidate, run, progress))
+    base_summary = MonteCarloSummary(base)
+    candidate_summary = MonteCarloSummary(candidate)
+    base_figures = list(_figures(base, run, base_summary, progress))
+    candidate_figures = list(_figures(candidate, run, candidate_summary, progress))
 
     differences = []
     for metric in base_figures[0]:
@@ -137,14 +152,25 @@ def compare(
             )
         )
     return Comparison(
-        base.name, candidate.name, replications, common_random_numbers, differences
+        base.name,
+        candidate.name,
+        replications,
+        common_random_numbers,
+        differences,
+        base_summary,
+        candidate_summary,
     )
 
 
 def _figures(
-    scenario: Scenario, settings: RunSettings, progress: Callable[[], None] | None
+    scenario: Scenario,
+    settings: RunSettings,
+    whole: MonteCarloSummary,
+    progress: Callable[[], None] | None,
 ) -> Iterator[dict[str, float]]:
+    """Each replication's paired figures; ``whole`` takes every replication too."""
     for summary in run_replications(scenario, settings):
+        whole.add(summary)
         if progress:
             progress()
         yield replication_figures(summary, scenario.horizon)

@@ -39,6 +39,7 @@ from drillhall.simulator.localtime import (
 from drillhall.simulator.oncall import OnCallCalendar
 from drillhall.simulator.scenario import EscalationPolicy, Scenario
 from drillhall.simulator.state import (
+    HOURS_PER_WEEK,
     INFINITY,
     ChannelState,
     Incident,
@@ -52,6 +53,8 @@ from drillhall.simulator.state import (
 
 MARGIN_DAYS = 30.0
 """Calendars and clocks are prepared this far past the horizon for late work."""
+SLOTS_PER_HOUR = 4
+"""Quarter hours of the local clock per hour of the week."""
 MAX_INLINE_DEPTH = 40
 """Steps handled at once may call one another; past this depth they are scheduled."""
 
@@ -139,6 +142,7 @@ class Engine:
                     index,
                     parts=self._part_tables[name],
                     buckets=self._bucket_tables[person.timezone],
+                    clock=self.clocks[person.timezone],
                     acknowledge=[
                         sampler(spec, rng) for spec in behaviour.acknowledge.by_part()
                     ],
@@ -543,10 +547,11 @@ class _Run:
                 return
 
     def _count_interruptions_at_the_end(self) -> None:
-        """Bucket every interruption by the person's local time, all at once.
+        """Count every interruption by the person's local time, all at once.
 
         Nobody's state depends on these counts, so the loop only notes when each
-        interruption happened. Besides the notifications noted while paging, an
+        interruption happened; here they are counted per on-call bucket and per
+        local hour of the week. Besides the notifications noted while paging, an
         acknowledged incident not resolved within its policy's timeout notifies
         its owner again each time the timeout passes.
         """
@@ -565,9 +570,12 @@ class _Run:
         for person in self.responders:
             if not person.interrupted:
                 continue
-            buckets = person.buckets.at_many(np.asarray(person.interrupted))
-            counts = np.bincount(buckets, minlength=3).tolist()
-            person.interruptions = counts
+            moments = np.asarray(person.interrupted)
+            buckets = person.buckets.at_many(moments)
+            person.interruptions = np.bincount(buckets, minlength=3).tolist()
+            # The same local quarter hours the bucket table reads, by the hour.
+            hours = person.clock.slots_of_week(self.base + moments) // SLOTS_PER_HOUR
+            person.hours_of_week = np.bincount(hours, minlength=HOURS_PER_WEEK)
             person.interrupted = []
 
 

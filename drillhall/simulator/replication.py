@@ -15,7 +15,7 @@ import numpy as np
 
 from drillhall.simulator.engine import Engine, ReplicationOutcome
 from drillhall.simulator.lifecycle import LifecycleRecord
-from drillhall.simulator.state import Incident, Responder
+from drillhall.simulator.state import HOURS_PER_WEEK, Incident, Responder
 from drillhall.simulator.statistics import DurationHistogram
 
 DURATIONS = ("ttd", "tta", "ttm", "ttr", "wait")
@@ -59,6 +59,9 @@ class ReplicationSummary:
     escalation: dict[str, PolicyCounts]
     interruptions: np.ndarray
     """people × (business, off hours, sleep) notifications that interrupted."""
+    interruptions_by_hour: np.ndarray
+    """people × 168: the same interruptions by local hour of the week (Monday
+    00:00 first)."""
     acknowledged: np.ndarray
     worked: np.ndarray
     busy_seconds: np.ndarray
@@ -98,6 +101,7 @@ def summarize(
         by_service=_by_service(engine, real),
         escalation=_escalation(engine, outcome.incidents),
         interruptions=np.array([r.interruptions for r in responders], dtype=np.int64),
+        interruptions_by_hour=_by_hour(responders),
         acknowledged=np.array([r.acknowledged for r in responders], dtype=np.int64),
         worked=np.array([r.worked for r in responders], dtype=np.int64),
         busy_seconds=np.array([r.busy_seconds for r in responders]),
@@ -105,6 +109,15 @@ def summarize(
         events=outcome.events,
         records=lifecycle_records(engine, outcome) if keep_records else None,
     )
+
+
+def _by_hour(responders: list[Responder]) -> np.ndarray:
+    """People × 168 interruptions by local hour of the week."""
+    counts = np.zeros((len(responders), HOURS_PER_WEEK), dtype=np.int64)
+    for row, responder in enumerate(responders):
+        if responder.hours_of_week is not None:
+            counts[row] = responder.hours_of_week
+    return counts
 
 
 def _by_service(engine: Engine, incidents: list[Incident]) -> dict[str, int]:

@@ -10,13 +10,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import numpy as np
+
 from drillhall.simulator.distributions import UniformSampler
-from drillhall.simulator.localtime import SlotTable
+from drillhall.simulator.localtime import LocalClock, SlotTable
 from drillhall.simulator.oncall import OnCallCalendar
 
 INFINITY = math.inf
 
 Draw = Callable[[], float]
+HOURS_PER_WEEK = 168
 
 
 class ChannelState:
@@ -44,8 +47,13 @@ class Responder:
 
     ``parts`` gives the part of the local day (working, evening, sleeping) and
     ``buckets`` the on-call tools' bucket (business, off hours, sleep) for any
-    simulated time; ``acknowledge`` holds a time-to-acknowledge draw and ``miss``
-    a probability of missing a notification for each part of the day.
+    simulated time, ``clock`` the local quarter hour of the week for any instant;
+    ``acknowledge`` holds a time-to-acknowledge draw and ``miss`` a probability
+    of missing a notification for each part of the day.
+
+    ``interruptions`` counts interruptions per bucket and ``hours_of_week`` per
+    local hour of the week (0 is Monday 00:00-01:00; None for nobody
+    interrupted); both are filled once, when the replication ends.
     """
 
     __slots__ = (
@@ -53,8 +61,10 @@ class Responder:
         "acknowledged",
         "buckets",
         "busy_seconds",
+        "clock",
         "current",
         "escalate_when_busy",
+        "hours_of_week",
         "index",
         "interrupted",
         "interruptions",
@@ -75,6 +85,7 @@ class Responder:
         *,
         parts: SlotTable,
         buckets: SlotTable,
+        clock: LocalClock,
         acknowledge: list[Draw],
         miss: list[float],
         uniform: UniformSampler,
@@ -87,6 +98,7 @@ class Responder:
         self.index = index
         self.parts = parts
         self.buckets = buckets
+        self.clock = clock
         self.acknowledge = acknowledge
         self.miss = miss
         self.uniform = uniform
@@ -100,6 +112,7 @@ class Responder:
         self.worked = 0
         self.busy_seconds = 0.0
         self.interruptions = [0, 0, 0]
+        self.hours_of_week: np.ndarray | None = None
         self.interrupted: list[float] = []
 
 

@@ -3,6 +3,8 @@
 ``MonteCarloSummary`` takes replication summaries as they arrive (memory grows
 with replications, not with incidents) and turns them into a ``Prediction``: the
 lifecycle durations, escalation, on-call load per person and SLO budget burn.
+Reports also draw from it directly: the pooled duration histograms and each
+person's interruptions by local hour of the week.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from drillhall.simulator.replication import (
     ReplicationSummary,
 )
 from drillhall.simulator.scenario import Scenario
+from drillhall.simulator.state import HOURS_PER_WEEK
 from drillhall.simulator.statistics import (
     DurationHistogram,
     Estimate,
@@ -97,6 +100,10 @@ class MonteCarloSummary:
         self.by_service: dict[str, list[int]] = {name: [] for name in self.services}
         self.escalation: dict[str, PolicyCounts] = {}
         self.interruptions: list[np.ndarray] = []
+        # A sum, not a list: 168 hours per person would grow fast per replication.
+        self.interruptions_by_hour = np.zeros(
+            (len(self.people), HOURS_PER_WEEK), dtype=np.int64
+        )
         self.acknowledged: list[np.ndarray] = []
         self.busy_seconds: list[np.ndarray] = []
         self.burn_mean: dict[str, list[float]] = {}
@@ -121,6 +128,7 @@ class MonteCarloSummary:
             )
             total.add(counts)
         self.interruptions.append(summary.interruptions)
+        self.interruptions_by_hour += summary.interruptions_by_hour
         self.acknowledged.append(summary.acknowledged)
         self.busy_seconds.append(summary.busy_seconds)
         for name, burn in summary.budget_burn.items():
@@ -151,6 +159,24 @@ class MonteCarloSummary:
             slo=self._slo(),
             events_per_incident=self.events / max(1, total + sum(self.false_alarms)),
         )
+
+    def pooled_durations(self, name: str) -> DurationHistogram:
+        """Every duration of one kind (``ttd`` … ``wait``) over all replications."""
+        return sum(self.histograms[name].values(), DurationHistogram.empty())
+
+    def load_by_hour_of_week(self) -> dict[str, np.ndarray]:
+        """Per person, 168 mean interruptions per week in each local hour.
+
+        Hour 0 is Monday 00:00-01:00 in the person's own time zone, the clock the
+        load buckets use; a person's 168 figures add up to their interruptions
+        per week.
+        """
+        replications = len(self.incidents)
+        if not replications:
+            return {person: np.zeros(HOURS_PER_WEEK) for person in self.people}
+        weeks = self.scenario.horizon / WEEK
+        means = self.interruptions_by_hour / (replications * weeks)
+        return dict(zip(self.people, means, strict=True))
 
     def _escalation(self) -> dict[str, dict[str, Any]]:
         result = {}
