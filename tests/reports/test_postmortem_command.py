@@ -1,0 +1,364 @@
+"""``drillhall postmortem`` as an author uses it: draft, fill in, check, publish."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from drillhall.cli import main
+from drillhall.drills.timeline import Timeline
+from drillhall.reports.postmortem import SECTIONS
+from drillhall.reports.store import Store
+from tests.conftest import ARTIFACTS
+from tests.reports.test_postmortem import (
+    T0,
+    copy_database,
+    first_times,
+    troubled_drill,
+    write_evidence,
+)
+
+OWNER = "ana"
+DUE = "2027-04-30"
+EXTRA_ITEM = "Alert on replication lag"
+
+
+def drillhall(*arguments: str) -> Result:
+    return CliRunner().invoke(main, list(arguments))
+
+
+def one_error_line(result: Result) -> str:
+    """The single line a user error prints, with exit code 2."""
+    assert result.exit_code == 2, result.output
+    [line] = result.stderr.splitlines()
+    return line
+
+
+def fill_in(text: str) -> str:
+    """What an author does: write every placeholder, owners and due dates too,
+    and use the spare row for an action item of their own."""
+    text = text.replace("_To be written by the author:_ the owner", OWNER)
+    text = text.replace("_To be written by the author:_ the due date", DUE)
+    text = re.sub(
+        r"_To be written by the author:_ another action item, or delete this "
+        r"row \| other \| – \|",
+        f"{EXTRA_ITEM} | alert | prometheus/rules.yml |",
+        text,
+    )
+    return re.sub(
+        r"_To be written by the author:_ [^|\n]*",
+        "The replica had no lag alert, so the promotion was a guess.",
+        text,
+    )
+
+
+def table_titles(text: str) -> list[str]:
+    section = text.split("## Action items", 1)[1]
+    rows = [line for line in section.splitlines() if re.match(r"\| \d+ \|", line)]
+    return [row.split(" | ")[1] for row in rows]
+
+
+@pytest.fixture
+def troubled(tmp_path: Path) -> tuple[str, str]:
+    """A drill that went badly, in a fresh SQLite database: (url, drill id)."""
+    url = f"sqlite:///{tmp_path / 'drills.db'}"
+    return url, troubled_drill(url)
+
+
+# Drafting
+
+
+@pytest.mark.slow
+def test_the_example_drill_is_drafted_with_evidence_and_recorded(
+    example_drill, tmp_path, browser
+):
+    url = copy_database(example_drill.database, tmp_path)
+    drill = example_drill.drill
+    with Store(url) as store:
+        assert store.find_incident(drill) is None
+    with Timeline(url) as timeline:
+        first = first_times(timeline.events(drill))
+    logs, metrics = write_evidence(tmp_path, first)
+
+    out = tmp_path / "out"
+    result = drillhall(
+        "postmortem", drill, "--db", url, "-o", str(out),
+        "--logs", str(logs), "--metrics", str(metrics),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+
+    markdown = out / f"{drill}.md"
+    written = [f"{drill}.md", f"{drill}.html", f"{drill}-fishbone.png"]
+    for name in [*written, f"{drill}-metrics.png"]:
+        assert f"wrote {out / name}" in result.stdout
+        assert (out / name).stat().st_size > 0
+    assert (out / f"{drill}-fishbone.png").read_bytes().startswith(b"\x89PNG")
+
+    text = markdown.read_text()
+    assert re.findall(r"^## (.+)$", text, re.MULTILINE) == list(SECTIONS)
+    assert f"![Fishbone diagram of contributing causes]({drill}-fishbone.png)" in text
+    positions = [text.index(m) for m in ("store gone", "retrying the", "store ok")]
+    assert positions == sorted(positions)
+
+    with Store(url) as store:
+        record = store.incident(drill)
+        postmortem = store.postmortem_for(drill)
+    assert record.kind == "drill" and record.started == first["injected"]
+    assert record.mitigated == first["mitigated"]
+    assert record.team == "platform"  # the plan's rotation
+    assert postmortem is not None and postmortem.path == str(markdown)
+    assert postmortem.completed is None
+
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    fetched: list[str] = []
+    page.on("request", lambda request: fetched.append(request.url))
+    try:
+        page.goto((out / f"{drill}.html").as_uri())
+        page.wait_for_load_state("load")
+        assert page.locator("h2").all_inner_texts() == list(SECTIONS)
+        widths = page.evaluate("Array.from(document.images, i => i.naturalWidth)")
+        assert len(widths) == 2 and all(width > 0 for width in widths)
+        assert page.locator("tr.log").count() == 3
+        assert [u for u in fetched if not u.startswith(("file:", "data:"))] == []
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "postmortem.png"), full_page=True)
+    finally:
+        page.close()
+
+
+def test_drafting_goes_to_postmortems_and_keeps_an_authors_draft(
+    troubled, tmp_path, monkeypatch
+):
+    url, drill = troubled
+    monkeypatch.chdir(tmp_path)
+
+    assert drillhall("postmortem", drill, "--db", url).exit_code == 0
+    markdown = tmp_path / "postmortems" / f"{drill}.md"
+    markdown.write_text("The author's own words.\n")
+
+    again = drillhall("postmortem", drill, "--db", url)
+    assert "is already there and may hold the author's work" in one_error_line(again)
+    assert markdown.read_text() == "The author's own words.\n"
+    assert drillhall("postmortem", drill, "--db", url, "--force").exit_code == 0
+    assert markdown.read_text().startswith("# Postmortem: drill primary-down")
+
+
+# Checking and publishing
+
+
+def test_publishing_checks_then_stores_the_action_items_once(database_url, tmp_path):
+    drill = troubled_drill(database_url)
+    out = tmp_path / "out"
+    assert (
+        drillhall("postmortem", drill, "--db", database_url, "-o", str(out)).exit_code
+        == 0
+    )
+    markdown = out / f"{drill}.md"
+
+    # A draft straight from drillhall is not finished: its placeholders show.
+    checked = drillhall("postmortem", "--check", str(markdown))
+    assert checked.exit_code == 1
+    unfilled = checked.stdout.splitlines()
+    assert len(unfilled) > 10
+    assert all(
+        re.match(rf'{re.escape(str(markdown))}:\d+:\d+: "_To be written by the '
+                 r'author:_": replace it with ', line)
+        for line in unfilled
+    )  # fmt: skip
+    refused = drillhall(
+        "postmortem", drill, "--db", database_url, "--publish", str(markdown)
+    )
+    assert refused.exit_code == 1
+    with Store(database_url) as store:
+        assert store.actions(incident=drill) == []
+        assert store.postmortem_for(drill).completed is None
+
+    markdown.write_text(fill_in(markdown.read_text()))
+    assert drillhall("postmortem", "--check", str(markdown)).exit_code == 0
+    titles = table_titles(markdown.read_text())
+    assert len(titles) == 8 and titles[-1] == EXTRA_ITEM
+
+    published = drillhall(
+        "postmortem", drill, "--db", database_url, "--publish", str(markdown)
+    )
+    assert published.exit_code == 0, published.output
+    assert "stored 8 action items (0 were already stored)" in published.stdout
+    again = drillhall(
+        "postmortem", drill, "--db", database_url, "--publish", str(markdown)
+    )
+    assert "was already published" in again.stdout
+    assert "stored 0 action items (8 were already stored)" in again.stdout
+
+    with Store(database_url) as store:
+        postmortem = store.postmortem_for(drill)
+        items = store.actions(incident=drill)
+    assert postmortem is not None and postmortem.completed is not None
+    assert [item.title.replace("\\|", "|") for item in items] == titles
+    assert {item.postmortem for item in items} == {postmortem.id}
+    assert {(item.owner, item.due) for item in items} == {(OWNER, date(2027, 4, 30))}
+    assert items[-1].changes == "alert" and items[-1].link == "prometheus/rules.yml"
+    assert items[0].changes == "runbook" and items[0].status == "open"
+
+
+def test_blameful_wording_is_listed_and_blocks_publishing(troubled, tmp_path):
+    url, drill = troubled
+    out = tmp_path / "out"
+    drillhall("postmortem", drill, "--db", url, "-o", str(out))
+    markdown = out / f"{drill}.md"
+    text = fill_in(markdown.read_text())
+    text = text.replace(
+        "The replica had no lag alert, so the promotion was a guess.",
+        "Root cause: human error. Ana forgot to check the replica.",
+        1,
+    )
+    markdown.write_text(text)
+    line = (
+        text.splitlines().index(
+            "Root cause: human error. Ana forgot to check the replica."
+        )
+        + 1
+    )
+
+    checked = drillhall("postmortem", "--check", str(markdown))
+    assert checked.exit_code == 1
+    human, forgot = checked.stdout.splitlines()
+    assert human.startswith(
+        f'{markdown}:{line}:13: "human error": what in the system let this step '
+    )
+    assert forgot == (
+        f'{markdown}:{line}:26: "Ana forgot": say what would have reminded anyone: '
+        "a checklist, a runbook step, an automated check"
+    )
+    refused = drillhall("postmortem", drill, "--db", url, "--publish", str(markdown))
+    assert refused.exit_code == 1
+    with Store(url) as store:
+        assert store.actions(incident=drill) == []
+
+
+@pytest.mark.parametrize(
+    ("row_change", "field", "words"),
+    [
+        ((f"| {DUE} |", "| next week |"), "due", "'next week' is not a date"),
+        (("| alert | prometheus", "| docs | prometheus"), "changes", "'docs' is not"),
+    ],
+)
+def test_a_bad_action_items_row_is_named_by_its_line(
+    troubled, tmp_path, row_change, field, words
+):
+    url, drill = troubled
+    out = tmp_path / "out"
+    drillhall("postmortem", drill, "--db", url, "-o", str(out))
+    markdown = out / f"{drill}.md"
+    rows = fill_in(markdown.read_text()).splitlines()
+    line = next(n for n, row in enumerate(rows, start=1) if EXTRA_ITEM in row)
+    rows[line - 1] = rows[line - 1].replace(*row_change)
+    markdown.write_text("\n".join(rows) + "\n")
+
+    error = one_error_line(
+        drillhall("postmortem", drill, "--db", url, "--publish", str(markdown))
+    )
+    assert error.startswith(f"drillhall: {markdown}:{line}: {field}: {words}")
+    with Store(url) as store:
+        assert store.actions(incident=drill) == []
+        assert store.postmortem_for(drill).completed is None
+
+
+def test_an_incident_in_the_store_is_drafted_and_published(database_url, tmp_path):
+    with Store(database_url) as store:
+        store.add_incident(
+            title="Checkout returns 502",
+            service="checkout",
+            started=T0,
+            mitigated=T0.replace(minute=41),
+        )
+    out = tmp_path / "out"
+    drafted = drillhall("postmortem", "inc-1", "--db", database_url, "-o", str(out))
+    assert drafted.exit_code == 0, drafted.output
+    markdown = out / "INC-1.md"
+    text = markdown.read_text()
+    assert "| requests failed | unknown | no load data |" in text
+    assert "What the data does not tell:" in text
+    assert re.findall(r"^## (.+)$", text, re.MULTILINE) == list(SECTIONS)
+
+    markdown.write_text(fill_in(text))
+    published = drillhall(
+        "postmortem", "INC-1", "--db", database_url, "--publish", str(markdown)
+    )
+    assert published.exit_code == 0, published.output
+    with Store(database_url) as store:
+        [item] = store.actions(incident="INC-1")
+        assert store.postmortem_for("INC-1").completed is not None
+    assert item.title == EXTRA_ITEM and item.owner == OWNER
+
+
+# Bad inputs
+
+
+@pytest.mark.parametrize(
+    ("option", "name", "content", "expected"),
+    [
+        ("--logs", "app.jsonl", '{"ts": 1, "msg": "a"}\nnot json\n',
+         "app.jsonl:2: line: this line is not JSON"),
+        ("--logs", "app.jsonl", '{"msg": "no time"}\n',
+         "app.jsonl:1: time: no timestamp"),
+        ("--metrics", "m.json",
+         '{"status": "success",\n "data": {\n  "resultType": "vector"}}',
+         "m.json:3: data.resultType: 'vector' is an instant query's result"),
+        ("--metrics", "m.json", '{"dashboard": {"title": "api"}}',
+         "m.json:1: file: this looks like a Grafana export"),
+        ("--metrics", "m.json", "[]", "m.json:1: file: this is a JSON list"),
+    ],
+)  # fmt: skip
+def test_bad_evidence_is_one_clear_error_and_nothing_is_written(
+    troubled, tmp_path, option, name, content, expected
+):
+    url, drill = troubled
+    evidence = tmp_path / name
+    evidence.write_text(content)
+    out = tmp_path / "out"
+
+    error = one_error_line(
+        drillhall(
+            "postmortem", drill, "--db", url, "-o", str(out), option, str(evidence)
+        )
+    )
+    assert error.startswith(f"drillhall: {tmp_path}/{expected}")
+    assert not out.exists()
+    with Store(url) as store:
+        assert store.find_incident(drill) is None
+        assert store.postmortem_for(drill) is None
+
+
+def test_unknown_ids_name_what_is_known(troubled, tmp_path):
+    url, drill = troubled
+    out = str(tmp_path / "out")
+
+    unknown_drill = one_error_line(
+        drillhall("postmortem", "no-such-drill", "--db", url, "-o", out)
+    )
+    assert "unknown drill 'no-such-drill'" in unknown_drill
+    assert drill in unknown_drill and "such as INC-3" in unknown_drill
+
+    unknown_incident = one_error_line(
+        drillhall("postmortem", "INC-7", "--db", url, "-o", out)
+    )
+    assert "unknown incident 'INC-7'" in unknown_incident
+    assert not (tmp_path / "out").exists()
+
+
+def test_check_and_publish_need_what_they_work_on(troubled, tmp_path):
+    url, drill = troubled
+    assert "give a drill's or an incident's id" in one_error_line(
+        drillhall("postmortem")
+    )
+    missing = one_error_line(drillhall("postmortem", "--check", str(tmp_path / "x.md")))
+    assert missing.startswith(f"drillhall: {tmp_path / 'x.md'}: no such file; ")
+
+    never_drafted = tmp_path / "pm.md"
+    never_drafted.write_text("# Postmortem\n\nAll written.\n")
+    publish = ("postmortem", drill, "--db", url, "--publish", str(never_drafted))
+    assert f"unknown incident {drill!r}" in one_error_line(drillhall(*publish))
