@@ -1,8 +1,9 @@
 """``drillhall incident …`` and ``drillhall actions …``: the history store.
 
 Incidents are added one by one or imported from an on-call tool's CSV export;
-action items are added, closed and chased when overdue. Both live in the
-database of the drill timeline (``--db``, ``$DRILLHALL_DB`` or ./drillhall.db).
+drills come from the timeline; action items are added, closed and chased when
+overdue. All live in the database of the drill timeline (``--db``,
+``$DRILLHALL_DB`` or ./drillhall.db).
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from drillhall.reports.incident_import import (
     parse_time,
     read_incident_csv,
 )
-from drillhall.reports.store import Store, parse_severity
+from drillhall.reports.incident_values import parse_severity
+from drillhall.reports.store import Store
 from drillhall.simulator.durations import format_duration
 
 DATABASE_HELP = "History database: any SQLAlchemy URL [$DRILLHALL_DB or ./drillhall.db]"
@@ -172,11 +174,17 @@ def list_incidents_command(
     as_json: bool,
     db: str | None,
 ) -> None:
-    """Incidents and drills in the order they started (times in UTC)."""
+    """Incidents and drills in the order they started (times in UTC).
+
+    Drills are read from the timeline first: every ended drill whose fault was
+    injected is listed, whether or not its postmortem was drafted.
+    """
     start = None if since is None else _time(since, UTC, "--since")
     end = None if until is None else _time(until, UTC, "--until")
 
     with Store(db) as store:
+        if kind != "incident":
+            store.sync_drills()
         records = store.incidents(kind=KINDS[kind], since=start, until=end, team=team)
 
     if as_json:

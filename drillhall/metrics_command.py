@@ -17,8 +17,9 @@ import click
 from rich.console import Console
 
 from drillhall.errors import InputError
+from drillhall.reports.incident_values import parse_severity
 from drillhall.reports.render import write_figure
-from drillhall.reports.store import Store, parse_severity
+from drillhall.reports.store import Store
 from drillhall.reports.trend_outputs import (
     prometheus_text,
     render_trends_table,
@@ -137,6 +138,9 @@ def _trends(db: str | None, settings: TrendSettings) -> Trends:
     # The whole history, drills included: an action item finds its team
     # through its incident, which may be older than the window, or a drill.
     with Store(db) as store:
+        # Counted drills are all the timeline's, not only those with a postmortem.
+        if settings.include_drills:
+            store.sync_drills()
         incidents = store.incidents(kind=None)
         postmortems = store.postmortems()
         actions = store.actions()

@@ -8,24 +8,11 @@ it returns, so a caller that records an event *before* acting on it never loses
 it to a crash.
 
 The database is SQLite by default (``$DRILLHALL_DB`` or ``./drillhall.db``) and
-any SQLAlchemy URL otherwise. SQLite is set up for several processes writing at
-once (participants run ``drillhall drill event`` in their own terminals while the
-runner writes):
-
-- ``journal_mode=WAL``: readers never block the writer and the writer never
-  blocks readers; a killed process leaves nothing to repair by hand.
-- ``synchronous=FULL``: every commit is on disk when ``record`` returns, even if
-  the machine then loses power. With ``NORMAL`` a WAL database survives a killed
-  process but may lose the last commits to a power cut or kernel panic, and the
-  event that matters most is ``rollback_intent``: written just before a fault is
-  injected into what may be a remote system, it is how ``drill recover`` finds
-  the fault to remove. A drill writes a few events a second, so the cost of one
-  fsync per event does not matter.
-- ``busy_timeout=10000``: a writer waits up to 10 s for another's lock.
-- Writes begin with ``BEGIN IMMEDIATE``: they take the write lock first, so two
-  writers queue on the busy timeout instead of one failing at once with
-  "database is locked" when it tries to upgrade a read lock.
-- ``foreign_keys=ON``: an event cannot name a drill that does not exist.
+any SQLAlchemy URL otherwise, opened by ``drillhall.database``: its docstring
+says how SQLite is set up for several processes writing at once (participants
+run ``drillhall drill event`` in their own terminals while the runner writes)
+and why every commit is on disk before ``record`` returns. A foreign key keeps
+an event from naming a drill that does not exist.
 
 Create one ``Timeline`` per process; it may be shared between threads.
 """
@@ -34,11 +21,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import secrets
-import sqlite3
-import time
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -48,18 +32,19 @@ from types import MappingProxyType
 from typing import Any, Final
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql
-from sqlalchemy.engine import Dialect
 
+from drillhall.database import (
+    UTCDateTime,
+    access_problem,
+    create_engine,
+    lock_schema,
+    resolve_url,
+    transaction,
+    without_password,
+)
 from drillhall.errors import DrillhallError, InputError
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_URL: Final = "sqlite:///./drillhall.db"
-URL_VARIABLE: Final = "DRILLHALL_DB"
-BUSY_TIMEOUT_MS: Final = 10_000
-SCHEMA_LOCK: Final = 0x6472_696C_6C68_616C
-"""The advisory lock key (``drillhal`` in ASCII) that ``lock_schema`` takes."""
 
 EVENT_KINDS: Final[Mapping[str, str]] = MappingProxyType(
     {
@@ -98,8 +83,6 @@ ENDED_STATUSES: Final = DRILL_STATUSES[1:]
 _TEXT_LIMIT: Final = 200
 _LATEST_SHOWN: Final = 5
 _ID_ATTEMPTS: Final = 5
-_BEGIN_OPTION: Final = "drillhall_sqlite_begin"
-_WAL_RETRY_SECONDS: Final = 0.01
 
 
 class TimelineError(DrillhallError):
@@ -131,34 +114,6 @@ class DrillRecord:
     details: dict[str, Any]
 
 
-class _UTCDateTime(sa.types.TypeDecorator[datetime]):
-    """Aware datetimes in, aware UTC datetimes out; stored as naive UTC.
-
-    Naive storage behaves the same on every backend (SQLite has no time zones,
-    MySQL's DATETIME neither); microseconds are kept everywhere.
-    """
-
-    impl = sa.DateTime
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
-        if dialect.name in ("mysql", "mariadb"):
-            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
-        return dialect.type_descriptor(sa.DateTime())
-
-    def process_bind_param(
-        self, value: datetime | None, dialect: Dialect
-    ) -> datetime | None:
-        if value is None:
-            return None
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(
-        self, value: datetime | None, dialect: Dialect
-    ) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=UTC)
-
-
 _metadata = sa.MetaData()
 
 _drills = sa.Table(
@@ -166,8 +121,8 @@ _drills = sa.Table(
     _metadata,
     sa.Column("id", sa.String(120), primary_key=True),
     sa.Column("plan", sa.String(_TEXT_LIMIT), nullable=False),
-    sa.Column("started", _UTCDateTime(), nullable=False, index=True),
-    sa.Column("ended", _UTCDateTime()),
+    sa.Column("started", UTCDateTime(), nullable=False, index=True),
+    sa.Column("ended", UTCDateTime()),
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("rollback_pending", sa.Boolean(), nullable=False),
     sa.Column("details", sa.JSON(), nullable=False),
@@ -178,7 +133,7 @@ _events = sa.Table(
     _metadata,
     sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
     sa.Column("drill", sa.ForeignKey("drills.id"), nullable=False),
-    sa.Column("at", _UTCDateTime(), nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
     sa.Column("source", sa.String(_TEXT_LIMIT), nullable=False),
     sa.Column("kind", sa.String(40), nullable=False),
     sa.Column("payload", sa.JSON(), nullable=False),
@@ -222,19 +177,6 @@ for _change in ("UPDATE", "DELETE", "TRUNCATE"):
     )
 
 
-def lock_schema(connection: sa.Connection) -> None:
-    """Hold the schema lock until the connection's transaction ends.
-
-    Call it before creating tables, so that several processes opening a new
-    database at once queue instead of failing on each other's ``CREATE
-    TABLE``. SQLite needs nothing more: a write transaction (``BEGIN
-    IMMEDIATE``) already holds the only lock. On PostgreSQL this is a
-    transaction-level advisory lock, released by commit or rollback.
-    """
-    if connection.dialect.name == "postgresql":
-        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK)))
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -250,12 +192,10 @@ class Timeline:
     def __init__(
         self, url: str | None = None, *, clock: Callable[[], datetime] = _now
     ) -> None:
-        from_variable = url is None and bool(os.environ.get(URL_VARIABLE))
-        self.url = url or os.environ.get(URL_VARIABLE) or DEFAULT_URL
-        self._source = URL_VARIABLE if from_variable else None
+        self.url, self._source = resolve_url(url)
         self._clock = clock
-        self._shown_url = _without_password(self.url)
-        self._engine = self._create_engine()
+        self._shown_url = without_password(self.url)
+        self._engine = create_engine(self.url, role="timeline", source=self._source)
         try:
             with self._transaction("open", write=True) as connection:
                 lock_schema(connection)
@@ -432,38 +372,17 @@ class Timeline:
 
         logger.info("drill %s ended: %s", drill, status)
 
-    def _create_engine(self) -> sa.Engine:
-        try:
-            engine = sa.create_engine(self.url)
-        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as error:
-            raise InputError(
-                f"the timeline database URL {self._shown_url!r} cannot be used: "
-                f"{error}; give an SQLAlchemy URL such as sqlite:///drills.db or "
-                "postgresql+psycopg://user@host/db, with its driver installed",
-                source=self._source,
-            ) from None
-        if engine.dialect.name == "sqlite":
-            sa.event.listen(engine, "connect", _configure_sqlite)
-            sa.event.listen(engine, "begin", _begin_sqlite)
-        return engine
-
     @contextmanager
     def _transaction(
         self, verb: str, *, write: bool = False
     ) -> Iterator[sa.Connection]:
         """A connection in a transaction that commits when the block ends."""
         try:
-            with self._engine.connect() as connection:
-                if write:
-                    connection.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
-                with connection.begin():
-                    yield connection
+            with transaction(self._engine, write=write) as connection:
+                yield connection
         except sa.exc.OperationalError as error:
             raise TimelineError(
-                f"cannot {verb} the timeline database {self._shown_url}: "
-                f"{error.orig}; check that it is reachable and writable (for "
-                "SQLite: that its folder exists) and that no process holds a "
-                f"lock on it for more than {BUSY_TIMEOUT_MS // 1000} s"
+                access_problem(verb, "timeline", self.url, error)
             ) from error
 
     def _insert_drill(
@@ -537,49 +456,6 @@ class Timeline:
                 "datetime such as datetime.now(UTC)"
             )
         return at.astimezone(UTC)
-
-
-def _configure_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
-    # SQLAlchemy's "begin" listener issues BEGIN, so sqlite3 must not.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        _switch_to_wal(cursor)
-        cursor.execute("PRAGMA synchronous = FULL")
-        cursor.execute("PRAGMA foreign_keys = ON")
-    finally:
-        cursor.close()
-
-
-def _switch_to_wal(cursor: Any) -> None:
-    """Put the database in WAL mode, waiting out others doing the same.
-
-    Only a new database needs the switch (the mode is kept in the file). When
-    several processes open it at once, SQLite answers "database is locked" to
-    all but one of them without calling the busy handler, so the wait is here.
-    """
-    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-    while True:
-        try:
-            cursor.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as error:
-            if "locked" not in str(error) or time.monotonic() > deadline:
-                raise
-            time.sleep(_WAL_RETRY_SECONDS)
-
-
-def _begin_sqlite(connection: sa.Connection) -> None:
-    mode = connection.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
-    connection.exec_driver_sql(f"BEGIN {mode}")
-
-
-def _without_password(url: str) -> str:
-    try:
-        return sa.make_url(url).render_as_string(hide_password=True)
-    except sa.exc.ArgumentError:
-        return url
 
 
 def _drill_record(row: sa.Row[Any]) -> DrillRecord:

@@ -11,11 +11,15 @@ Everything here is derived from the timeline and the plan; nothing is written.
 A drill whose plan file has moved or no longer loads still has its facts: the
 parts that need the plan (score, expectations, prediction, SLO targets) are
 ``None`` and ``plan_note`` says why.
+
+``drill_incidents`` reads the same timeline more lightly, for the history
+store: each ended drill as the incident record it is beside real incidents.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -32,8 +36,15 @@ from drillhall.drills.score import (
     score_slo,
 )
 from drillhall.drills.spec import PHASE_OF, predicted_durations, spec_from_plan
-from drillhall.drills.timeline import DrillRecord, Timeline, TimelineEvent
-from drillhall.errors import DrillhallError
+from drillhall.drills.timeline import (
+    ENDED_STATUSES,
+    DrillRecord,
+    Timeline,
+    TimelineEvent,
+)
+from drillhall.errors import DrillhallError, InputError
+from drillhall.reports.history import LIFECYCLE_TIMES, IncidentRecord
+from drillhall.reports.incident_values import check_lifecycle
 
 logger = logging.getLogger(__name__)
 
@@ -166,7 +177,7 @@ def drill_facts(timeline: Timeline, drill: str) -> DrillFacts:
     """
     record = timeline.drill(drill)
     events = timeline.events(drill)
-    plan, plan_note = _reload_plan(record)
+    plan, plan_note = reload_plan(record)
 
     score = _rescore(plan, record, events) if plan is not None else None
     predicted, predicted_for = _prediction(plan) if plan else (None, None)
@@ -199,7 +210,87 @@ def predicted_percentile(durations: np.ndarray, seconds: float) -> float:
     return float(np.mean(np.asarray(durations) < seconds) * 100)
 
 
-def _reload_plan(record: DrillRecord) -> tuple[DrillPlan | None, str | None]:
+def drill_incidents(timeline: Timeline) -> list[IncidentRecord]:
+    """Every ended drill of ``timeline`` whose fault was injected, as the history
+    store records it (see ``drill_incident``), newest first.
+
+    A plan file is loaded once for all the drills that ran it.
+    """
+    plans: dict[tuple[str, str], DrillPlan | None] = {}
+    incidents = []
+    for record in timeline.drills():
+        if record.status not in ENDED_STATUSES:
+            continue
+        key = (str(record.details.get("plan")), record.plan)
+        if key not in plans:
+            plans[key] = reload_plan(record)[0]
+        incident = drill_incident(record, timeline.events(record.id), plans[key])
+        if incident is not None:
+            incidents.append(incident)
+    return incidents
+
+
+def drill_incident(
+    record: DrillRecord, events: Sequence[TimelineEvent], plan: DrillPlan | None
+) -> IncidentRecord | None:
+    """The drill as an incident record of kind ``drill``; ``None`` when its
+    fault was never injected.
+
+    It starts with the injection; the other lifecycle times are the first event
+    of each kind. The title reads as the postmortem draft's, ``drill PLAN:
+    FAULT``; the team is that of the plan's participants' rotation
+    (``team/rotation``) when the plan is known. Service and severity are
+    unknown: a drill has neither.
+    """
+    first = first_times(events)
+    if "injected" not in first:
+        return None
+    times = {name: first.get(name) for name in LIFECYCLE_TIMES}
+    times["started"] = first["injected"]
+
+    injected = min(
+        (event for event in events if event.kind == "injected"),
+        key=lambda event: event.at,
+    )
+    fault = injected.payload.get("title") or record.plan
+    rotation = plan.participants.rotation if plan is not None else None
+    return IncidentRecord(
+        id=record.id,
+        kind="drill",
+        title=f"drill {record.plan}: {fault}",
+        service=None,
+        team=rotation.partition("/")[0] if rotation else None,
+        severity=None,
+        **_in_order(record.id, times),
+        source="drill",
+        external_id=None,
+    )
+
+
+def _in_order(drill: str, times: dict[str, datetime | None]) -> dict[str, Any]:
+    """The lifecycle times without those that come before an earlier step's.
+
+    A participant may acknowledge before the alert fires, say; an incident's
+    times cannot go backwards, so that time is left out of the record (and of
+    the figures over it) rather than the whole drill.
+    """
+    while True:
+        try:
+            check_lifecycle(times)
+            return times
+        except InputError as error:
+            field = str(error.field)
+            logger.warning(
+                "drill %s: %s %s; the history records the drill without %s",
+                drill,
+                field,
+                error.message.partition("; ")[0],
+                field,
+            )
+            times = {**times, field: None}
+
+
+def reload_plan(record: DrillRecord) -> tuple[DrillPlan | None, str | None]:
     """The plan the drill ran, or ``None`` and the reason it is not available."""
     recorded = record.details.get("plan")
     if not recorded:

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from drillhall.errors import InputError, InputErrors
 from drillhall.reports.history import LIFECYCLE_TIMES
-from drillhall.reports.store import check_lifecycle, parse_severity
+from drillhall.reports.incident_values import check_lifecycle, parse_severity
 
 logger = logging.getLogger(__name__)
 

@@ -2,8 +2,8 @@
 
 It lives in the same database as the drill timeline (``$DRILLHALL_DB`` or
 ``./drillhall.db``, any SQLAlchemy URL otherwise), in tables beside ``drills``
-and ``drill_events``, with the timeline's SQLite set-up (WAL, full sync, a busy
-timeout, writers that take the lock first) and its UTC datetimes:
+and ``drill_events``, opened the same way (``drillhall.database``: WAL, full
+sync, a busy timeout, writers that take the lock first, UTC datetimes):
 
 - ``incidents``: one row per real incident (``INC-1``, ``INC-2`` …) or drill
   (its drill id), with the lifecycle times the metrics read;
@@ -13,41 +13,47 @@ timeout, writers that take the lock first) and its UTC datetimes:
   that a later drillhall can tell which changes an older database needs.
 
 Every method is one transaction: an import stores all of its rows or none.
+What an incident's values may be is ``drillhall.reports.incident_values``'s.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from itertools import pairwise
 from typing import Any, Final
 
 import sqlalchemy as sa
 
-from drillhall.drills.timeline import (
-    _BEGIN_OPTION,
-    BUSY_TIMEOUT_MS,
-    DEFAULT_URL,
+from drillhall.database import (
     SCHEMA_LOCK,
-    URL_VARIABLE,
-    _begin_sqlite,
-    _configure_sqlite,
-    _UTCDateTime,
-    _without_password,
+    UTCDateTime,
+    access_problem,
+    create_engine,
     lock_schema,
+    resolve_url,
+    transaction,
+    without_password,
 )
+from drillhall.drills.timeline import Timeline
 from drillhall.errors import DrillhallError, InputError
+from drillhall.reports.drill_facts import drill_incidents
 from drillhall.reports.history import (
     ACTION_CHANGES,
     LIFECYCLE_TIMES,
     ActionItem,
     IncidentRecord,
     PostmortemRecord,
+)
+from drillhall.reports.incident_values import (
+    EXTERNAL_ID_LIMIT,
+    check_optional_text,
+    check_text,
+    incident_values,
+    utc_time,
 )
 
 logger = logging.getLogger(__name__)
@@ -56,28 +62,12 @@ SCHEMA_VERSION: Final = 1
 """The version of the history tables this module writes; stored in
 ``drillhall_schema`` under ``history``. Raise it with every change to them."""
 
-SEVERITIES: Final = range(1, 6)
 ACTION_STATUSES: Final = ("open", "done", "dropped")
 INCIDENT_PREFIX: Final = "INC-"
 
-SEVERITY_WORDS: Final = {
-    "critical": 1,
-    "high": 2,
-    "major": 2,
-    "medium": 3,
-    "moderate": 3,
-    "low": 4,
-    "minor": 4,
-    "info": 5,
-    "informational": 5,
-}
-"""Opsgenie's priority names and PagerDuty's urgencies, as severities."""
-
-_SEVERITY = re.compile(r"(?:sev(?:erity)?|p(?:riority)?)?[\s_-]*(\d+)")
 _INCIDENT_ID = re.compile(r"inc-(\d+)", re.IGNORECASE)
 _WRITE_LOCK: Final = SCHEMA_LOCK + 1
 _LATEST_SHOWN: Final = 5
-_EXTERNAL_ID_LIMIT: Final = 200
 
 
 class StoreError(DrillhallError):
@@ -114,12 +104,12 @@ _incidents = sa.Table(
     sa.Column("team", sa.Text()),
     sa.Column("severity", sa.Integer()),
     *(
-        sa.Column(name, _UTCDateTime(), nullable=name != "started")
+        sa.Column(name, UTCDateTime(), nullable=name != "started")
         for name in LIFECYCLE_TIMES
     ),
     sa.Column("source", sa.Text(), nullable=False),
-    sa.Column("external_id", sa.String(_EXTERNAL_ID_LIMIT), unique=True),
-    sa.Column("recorded", _UTCDateTime(), nullable=False),
+    sa.Column("external_id", sa.String(EXTERNAL_ID_LIMIT), unique=True),
+    sa.Column("recorded", UTCDateTime(), nullable=False),
     sa.CheckConstraint("kind IN ('incident', 'drill')", name="incident_kind"),
     sa.CheckConstraint("severity BETWEEN 1 AND 5", name="incident_severity"),
     sa.Index("incidents_by_start", "started", "id"),
@@ -130,8 +120,8 @@ _postmortems = sa.Table(
     _metadata,
     sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
     sa.Column("incident", sa.ForeignKey("incidents.id"), nullable=False, unique=True),
-    sa.Column("drafted", _UTCDateTime(), nullable=False),
-    sa.Column("completed", _UTCDateTime()),
+    sa.Column("drafted", UTCDateTime(), nullable=False),
+    sa.Column("completed", UTCDateTime()),
     sa.Column("path", sa.Text()),
     sqlite_autoincrement=True,
 )
@@ -148,8 +138,8 @@ _actions = sa.Table(
     sa.Column("link", sa.Text()),
     sa.Column("incident", sa.ForeignKey("incidents.id"), index=True),
     sa.Column("postmortem", sa.ForeignKey("postmortems.id")),
-    sa.Column("created", _UTCDateTime(), nullable=False),
-    sa.Column("closed", _UTCDateTime()),
+    sa.Column("created", UTCDateTime(), nullable=False),
+    sa.Column("closed", UTCDateTime()),
     sa.CheckConstraint(
         "status IN ('open', 'done', 'dropped')", name="action_item_status"
     ),
@@ -174,12 +164,10 @@ class Store:
     def __init__(
         self, url: str | None = None, *, clock: Callable[[], datetime] = _now
     ) -> None:
-        from_variable = url is None and bool(os.environ.get(URL_VARIABLE))
-        self.url = url or os.environ.get(URL_VARIABLE) or DEFAULT_URL
-        self._source = URL_VARIABLE if from_variable else None
+        self.url, self._source = resolve_url(url)
         self._clock = clock
-        self._shown_url = _without_password(self.url)
-        self._engine = self._create_engine()
+        self._shown_url = without_password(self.url)
+        self._engine = create_engine(self.url, role="history", source=self._source)
         try:
             with self._transaction("open", write=True) as connection:
                 lock_schema(connection)
@@ -232,7 +220,7 @@ class Store:
                 "external_id": external_id,
             }
         )
-        _check_text(source, "source")
+        check_text(source, "source")
 
         with self._transaction("write to", write=True) as connection:
             if external_id is not None:
@@ -252,7 +240,7 @@ class Store:
         known; a row without one, when an incident of the same service started
         at the same time. Every row is checked before anything is written.
         """
-        _check_text(source, "source")
+        check_text(source, "source")
         checked = []
         for number, row in enumerate(rows, start=1):
             try:
@@ -293,7 +281,7 @@ class Store:
         Recording the same drill again changes its one record: the timeline
         it comes from is the truth, and it may have grown since.
         """
-        _check_text(drill, "drill")
+        check_text(drill, "drill")
         values = incident_values(
             {
                 "title": title,
@@ -309,34 +297,38 @@ class Store:
         )
 
         with self._transaction("write to", write=True) as connection:
-            kind = connection.execute(
-                sa.select(_incidents.c.kind).where(_incidents.c.id == drill)
-            ).scalar()
-            if kind == "incident":
-                raise InputError(
-                    f"{drill!r} is a real incident's id, not a drill's; record the "
-                    "drill under the id `drillhall drill list` shows",
-                    field="drill",
-                )
-            if kind is None:
-                connection.execute(
-                    _incidents.insert().values(
-                        id=drill,
-                        kind="drill",
-                        source="drill",
-                        recorded=self._clock(),
-                        **values,
-                    )
-                )
-            else:
-                connection.execute(
-                    _incidents.update().where(_incidents.c.id == drill).values(**values)
-                )
+            self._write_drill(connection, drill, values)
 
         logger.info("drill %s recorded in the history", drill)
         return _incident_record(
             {**values, "id": drill, "kind": "drill", "source": "drill"}
         )
+
+    def sync_drills(self) -> int:
+        """Record the drills of the timeline in this database; returns how many
+        records were added or changed.
+
+        Every ended drill whose fault was injected gets its one record, as
+        ``drill_incidents`` reads it from the timeline. The timeline is the
+        truth: a record it has outgrown is brought up to date, one that matches
+        is left alone, so calling this again writes nothing new.
+        """
+        with Timeline(self.url) as timeline:
+            drills = drill_incidents(timeline)
+        checked = [
+            (drill.id, incident_values(_drill_keywords(drill))) for drill in drills
+        ]
+
+        with self._transaction("write to", write=True) as connection:
+            changed = [
+                drill
+                for drill, values in checked
+                if self._write_drill(connection, drill, values)
+            ]
+
+        if changed:
+            logger.info("drills recorded in the history: %s", ", ".join(changed))
+        return len(changed)
 
     def incident(self, id: str) -> IncidentRecord:
         """One incident or drill by id; an unknown id names the latest ones."""
@@ -380,9 +372,9 @@ class Store:
                 )
             query = query.where(_incidents.c.kind == kind)
         if since is not None:
-            query = query.where(_incidents.c.started >= _utc(since, "since"))
+            query = query.where(_incidents.c.started >= utc_time(since, "since"))
         if until is not None:
-            query = query.where(_incidents.c.started < _utc(until, "until"))
+            query = query.where(_incidents.c.started < utc_time(until, "until"))
         if team is not None:
             query = query.where(_incidents.c.team == team)
 
@@ -400,7 +392,7 @@ class Store:
         and keeps its completion. Action items already recorded for the
         incident without a postmortem are linked to it.
         """
-        drafted = _utc(drafted, "drafted")
+        drafted = utc_time(drafted, "drafted")
 
         with self._transaction("write to", write=True) as connection:
             key = self._existing_incident(connection, incident)
@@ -437,7 +429,7 @@ class Store:
         self, incident: str, *, completed: datetime
     ) -> PostmortemRecord:
         """Mark the incident's postmortem as published."""
-        completed = _utc(completed, "completed")
+        completed = utc_time(completed, "completed")
 
         with self._transaction("write to", write=True) as connection:
             key = self._existing_incident(connection, incident)
@@ -489,9 +481,9 @@ class Store:
         incident's postmortem when it has one; with a postmortem and no
         incident, to the postmortem's incident.
         """
-        _check_text(title, "title")
-        _check_optional_text(owner, "owner")
-        _check_optional_text(link, "link")
+        check_text(title, "title")
+        check_optional_text(owner, "owner")
+        check_optional_text(link, "link")
         _check_changes(changes)
         if due is not None and (not isinstance(due, date) or isinstance(due, datetime)):
             raise InputError(f"{due!r} must be a date, such as 2027-03-31", field="due")
@@ -532,7 +524,7 @@ class Store:
                 f"an action item closes as 'done' or 'dropped', not {status!r}",
                 field="status",
             )
-        closed = _utc(self._clock() if at is None else at, "at")
+        closed = utc_time(self._clock() if at is None else at, "at")
 
         with self._transaction("write to", write=True) as connection:
             for number in ids:
@@ -569,21 +561,6 @@ class Store:
 
     # The database
 
-    def _create_engine(self) -> sa.Engine:
-        try:
-            engine = sa.create_engine(self.url)
-        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as error:
-            raise InputError(
-                f"the history database URL {self._shown_url!r} cannot be used: "
-                f"{error}; give an SQLAlchemy URL such as sqlite:///drillhall.db or "
-                "postgresql+psycopg://user@host/db, with its driver installed",
-                source=self._source,
-            ) from None
-        if engine.dialect.name == "sqlite":
-            sa.event.listen(engine, "connect", _configure_sqlite)
-            sa.event.listen(engine, "begin", _begin_sqlite)
-        return engine
-
     @contextmanager
     def _transaction(
         self, verb: str, *, write: bool = False
@@ -595,21 +572,47 @@ class Store:
         duplicates never race another writer.
         """
         try:
-            with self._engine.connect() as connection:
-                if write:
-                    connection.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
-                with connection.begin():
-                    if write and connection.dialect.name == "postgresql":
-                        lock = sa.func.pg_advisory_xact_lock(_WRITE_LOCK)
-                        connection.execute(sa.select(lock))
-                    yield connection
+            with transaction(self._engine, write=write) as connection:
+                if write and connection.dialect.name == "postgresql":
+                    lock = sa.func.pg_advisory_xact_lock(_WRITE_LOCK)
+                    connection.execute(sa.select(lock))
+                yield connection
         except sa.exc.OperationalError as error:
             raise StoreError(
-                f"cannot {verb} the history database {self._shown_url}: "
-                f"{error.orig}; check that it is reachable and writable (for "
-                "SQLite: that its folder exists) and that no process holds a "
-                f"lock on it for more than {BUSY_TIMEOUT_MS // 1000} s"
+                access_problem(verb, "history", self.url, error)
             ) from error
+
+    def _write_drill(
+        self, connection: sa.Connection, drill: str, values: dict[str, Any]
+    ) -> bool:
+        """Insert or update the drill's record; ``False`` if it already held
+        ``values``."""
+        query = sa.select(_incidents).where(_incidents.c.id == drill)
+        known = connection.execute(query).first()
+        if known is not None and known.kind == "incident":
+            raise InputError(
+                f"{drill!r} is a real incident's id, not a drill's; record the "
+                "drill under the id `drillhall drill list` shows",
+                field="drill",
+            )
+
+        if known is None:
+            connection.execute(
+                _incidents.insert().values(
+                    id=drill,
+                    kind="drill",
+                    source="drill",
+                    recorded=self._clock(),
+                    **values,
+                )
+            )
+        elif any(known._mapping[name] != value for name, value in values.items()):
+            connection.execute(
+                _incidents.update().where(_incidents.c.id == drill).values(**values)
+            )
+        else:
+            return False
+        return True
 
     def _check_schema(self, connection: sa.Connection) -> None:
         query = sa.select(_schema.c.version).where(_schema.c.part == "history")
@@ -779,138 +782,6 @@ class Store:
             )
 
 
-def parse_severity(value: str) -> int:
-    """A severity from 1 (most severe) to 5, from the ways tools write it.
-
-    ``SEV1``, ``sev-2``, ``Sev 3``, ``P3``, ``3``, and the words ``critical``,
-    ``high``, ``medium``/``moderate``, ``low`` and ``info``.
-    """
-    text = str(value).strip().lower()
-    if text in SEVERITY_WORDS:
-        return SEVERITY_WORDS[text]
-
-    match = _SEVERITY.fullmatch(text)
-    if match is None:
-        raise InputError(
-            f"{value!r} is not a severity; write SEV1 to SEV5, P1 to P5, 1 to 5, "
-            "or critical, high, medium, low, info",
-            field="severity",
-        )
-    number = int(match.group(1))
-    if number not in SEVERITIES:
-        raise InputError(
-            f"{value!r} is outside 1 to 5; 1 is the most severe (a SEV0 is a 1 here)",
-            field="severity",
-        )
-    return number
-
-
-def check_lifecycle(times: Mapping[str, datetime | None]) -> None:
-    """Refuse lifecycle times that go backwards, naming the two that disagree.
-
-    The times go started, detected, acknowledged, mitigated, resolved; any of
-    them but ``started`` may be missing.
-    """
-    steps = [
-        (name, time)
-        for name in LIFECYCLE_TIMES
-        if (time := times.get(name)) is not None
-    ]
-    for (earlier, first), (later, second) in pairwise(steps):
-        if second < first:
-            raise InputError(
-                f"{second.isoformat()} is before {earlier} "
-                f"{first.isoformat()}; the times go {', '.join(LIFECYCLE_TIMES)}, "
-                f"so correct one of the two or leave {later} empty",
-                field=later,
-            )
-
-
-def incident_values(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A row of ``add_incident``'s keywords checked and made ready to store.
-
-    Missing keys mean ``None``; times become UTC; a severity may be text.
-    """
-    unknown = set(row) - {*_INCIDENT_COLUMNS, "external_id"}
-    if unknown:
-        raise InputError(
-            f"unknown incident fields {', '.join(sorted(unknown))}; an incident "
-            f"has {', '.join((*_INCIDENT_COLUMNS, 'external_id'))}",
-            field=sorted(unknown)[0],
-        )
-
-    _check_text(row.get("title"), "title")
-    for name in ("service", "team"):
-        _check_optional_text(row.get(name), name)
-    external_id = row.get("external_id")
-    _check_optional_text(external_id, "external_id")
-    if external_id is not None and len(external_id) > _EXTERNAL_ID_LIMIT:
-        raise InputError(
-            f"{external_id[:40]!r}… is {len(external_id)} characters "
-            f"long; the store keeps at most {_EXTERNAL_ID_LIMIT}",
-            field="external_id",
-        )
-
-    if row.get("started") is None:
-        raise InputError("an incident needs the time it started", field="started")
-    times = {
-        name: None if row.get(name) is None else _utc(row[name], name)
-        for name in LIFECYCLE_TIMES
-    }
-    check_lifecycle(times)
-
-    return {
-        "title": row["title"].strip(),
-        "service": row.get("service"),
-        "team": row.get("team"),
-        "severity": _severity(row.get("severity")),
-        **times,
-        "external_id": external_id,
-    }
-
-
-_INCIDENT_COLUMNS: Final = ("title", "service", "team", "severity", *LIFECYCLE_TIMES)
-
-
-def _severity(value: object) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise InputError(
-            f"{value!r} must be a number from 1 to 5 or text like SEV2",
-            field="severity",
-        )
-    if isinstance(value, str):
-        return parse_severity(value)
-    if value not in SEVERITIES:
-        raise InputError(
-            f"{value} is outside 1 to 5; 1 is the most severe",
-            field="severity",
-        )
-    return value
-
-
-def _utc(value: object, field: str) -> datetime:
-    if not isinstance(value, datetime):
-        raise InputError(f"{value!r} must be a datetime", field=field)
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(
-            f"{field} {value.isoformat()} has no time zone; pass an aware "
-            "datetime such as datetime(2027, 1, 4, 9, 30, tzinfo=UTC)"
-        )
-    return value.astimezone(UTC)
-
-
-def _check_text(value: object, field: str) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise InputError(f"{value!r} must be non-empty text", field=field)
-
-
-def _check_optional_text(value: object, field: str) -> None:
-    if value is not None:
-        _check_text(value, field)
-
-
 def _check_changes(changes: str) -> None:
     if changes not in ACTION_CHANGES:
         raise InputError(
@@ -950,6 +821,17 @@ def _incident_record(row: sa.Row[Any] | Mapping[str, Any]) -> IncidentRecord:
         source=values["source"],
         external_id=values["external_id"],
     )
+
+
+def _drill_keywords(drill: IncidentRecord) -> dict[str, Any]:
+    """The drill's values as ``incident_values`` takes them."""
+    return {
+        "title": drill.title,
+        "service": drill.service,
+        "team": drill.team,
+        "severity": drill.severity,
+        **{name: getattr(drill, name) for name in LIFECYCLE_TIMES},
+    }
 
 
 def _postmortem_record(row: sa.Row[Any]) -> PostmortemRecord:

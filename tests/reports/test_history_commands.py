@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -13,9 +14,12 @@ import pytest
 from click.testing import CliRunner, Result
 
 from drillhall.cli import main
+from drillhall.drills.score import first_times
+from drillhall.drills.timeline import Timeline
 from drillhall.reports.store import Store
 from tests.conftest import ROOT
 from tests.reports.test_incident_import import PAGERDUTY
+from tests.reports.test_store import LIFECYCLE, write_drill
 
 PAGERDUTY_OPTIONS = [
     "--map", "id=Incident Number",
@@ -236,6 +240,54 @@ def test_incident_list_filters_by_kind_start_and_team(
     assert ids("--team", "payments") == ["INC-1", "INC-3"]
     table = drillhall("incident", "list", "--kind", "all").stdout
     assert "20270105-1200-primary-down-3f9a" in table and "primary-down" in table
+
+
+def test_incident_list_shows_each_ended_drill_of_the_timeline_once(
+    drillhall: Drillhall, database_url: str
+) -> None:
+    drill = write_drill(database_url, 0, LIFECYCLE)
+    write_drill(database_url, 100, LIFECYCLE, status="running")
+    drillhall("incident", "add", "--title", "dns", "--started", "2027-01-04 09:00")
+
+    first = drillhall.json("incident", "list", "--kind", "drill")
+    again = drillhall.json("incident", "list", "--kind", "drill")
+    both = drillhall.json("incident", "list", "--kind", "all")
+
+    assert first == again
+    assert [(i["id"], i["kind"], i["team"], i["source"]) for i in first] == [
+        (drill, "drill", "platform", "drill")
+    ]
+    # T0 is 09:30:15.25; the fault went in a minute later, resolved at +15.
+    assert first[0]["started"] == "2027-01-04T09:31:15.250000+00:00"
+    assert first[0]["resolved"] == "2027-01-04T09:45:15.250000+00:00"
+    assert [i["id"] for i in both] == ["INC-1", drill]
+    assert [i["id"] for i in drillhall.json("incident", "list")] == ["INC-1"]
+
+
+@pytest.mark.slow
+def test_the_example_drill_is_listed_with_its_timelines_times(
+    example_drill: Any, tmp_path: Path
+) -> None:
+    # A copy: the example drill's database is shared and read-only for reports.
+    copy = tmp_path / "drills.db"
+    source = sqlite3.connect(example_drill.database.removeprefix("sqlite:///"))
+    target = sqlite3.connect(copy)
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+        target.close()
+    url = f"sqlite:///{copy}"
+    with Timeline(url) as timeline:
+        first = first_times(timeline.events(example_drill.drill))
+
+    [listed] = Drillhall(url).json("incident", "list", "--kind", "drill")
+
+    assert (listed["id"], listed["team"]) == (example_drill.drill, "platform")
+    assert listed["title"].startswith("drill primary-down: ")
+    assert listed["started"] == first["injected"].isoformat()
+    for step in ("detected", "acknowledged", "mitigated", "resolved"):
+        assert listed[step] == first[step].isoformat(), step
 
 
 # drillhall actions

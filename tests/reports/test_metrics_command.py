@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from drillhall.drills.timeline import Timeline
 from drillhall.reports.store import Store
 from tests.conftest import ARTIFACTS, ROOT
 from tests.reports.test_trends import parse_exposition, promtool_check, value
@@ -153,6 +154,46 @@ def test_drills_count_only_when_asked_for(history, tmp_path):
     assert left_out["all"]["months"][1]["incidents"] == 2
     assert counted["all"]["months"][1]["incidents"] == 3
     assert counted["all"]["window"]["durations"]["ttd"]["count"] == 4
+
+
+def timeline_drill(url: str) -> str:
+    """A drill of the example plan (team platform) in its timeline: injected on
+    20 February 2026 at 10:01, detected at 10:03, acknowledged at 10:05,
+    mitigated at 10:10 and resolved at 10:21."""
+    plan = ROOT / "drills" / "primary-down" / "plan.yaml"
+    with Timeline(url) as timeline:
+        start = datetime(2026, 2, 20, 10, tzinfo=UTC)
+        drill = timeline.start_drill("primary-down", {"plan": str(plan)}, at=start)
+        for kind, minute in (
+            ("injected", 1),
+            ("detected", 3),
+            ("acknowledged", 5),
+            ("mitigated", 10),
+            ("resolved", 21),
+        ):
+            moment = datetime(2026, 2, 20, 10, minute, tzinfo=UTC)
+            timeline.record(drill.id, kind, "runner", at=moment)
+        timeline.finish(drill.id, "finished", at=datetime(2026, 2, 20, 11, tzinfo=UTC))
+    return drill.id
+
+
+def test_drills_in_the_timeline_count_once_without_a_postmortem(history, tmp_path):
+    timeline_drill(history)
+
+    first = metrics_json(history, tmp_path, "--include-drills")
+    again = metrics_json(history, tmp_path, "--include-drills")
+    left_out = metrics_json(history, tmp_path)
+
+    assert first == again
+    # February: INC-3, INC-4, drill-1 from the store and the timeline's drill.
+    assert first["all"]["months"][1]["incidents"] == 4
+    assert left_out["all"]["months"][1]["incidents"] == 2
+    # TTD: INC-1, INC-2, INC-3, drill-1 (1m) and the timeline's drill (2m).
+    assert first["all"]["window"]["durations"]["ttd"]["count"] == 5
+    teams = {team["team"]: team["window"] for team in first["teams"]}
+    assert teams["platform"]["incidents"] == 1
+    assert teams["platform"]["durations"]["ttr"]["median"] == 20 * MINUTE
+    assert teams["platform"]["durations"]["tta"]["median"] == 2 * MINUTE
 
 
 def test_one_team_with_a_stricter_policy(history, tmp_path):

@@ -14,15 +14,13 @@ import sqlalchemy as sa
 from drillhall.drills.timeline import Timeline
 from drillhall.errors import InputError
 from drillhall.reports.history import ActionItem, IncidentRecord
-from drillhall.reports.store import (
-    SCHEMA_VERSION,
-    Store,
-    StoreError,
-    parse_severity,
-)
+from drillhall.reports.store import SCHEMA_VERSION, Store, StoreError
+from tests.conftest import ROOT
 
 T0 = datetime(2027, 1, 4, 9, 30, 15, 250000, tzinfo=UTC)
 CREATED = datetime(2027, 1, 10, 8, 0, tzinfo=UTC)
+PLAN = ROOT / "drills" / "primary-down" / "plan.yaml"
+"""The example plan: its participants are the rotation ``platform/primary``."""
 
 
 def at(minutes: float) -> datetime:
@@ -297,6 +295,118 @@ def test_a_drill_cannot_take_an_incidents_id(store: Store) -> None:
         store.record_drill(drill="INC-1", title="x", started=T0)
 
 
+def write_drill(
+    url: str, start: float, steps: dict[str, float], *, status: str = "finished"
+) -> str:
+    """A drill of the example plan started ``start`` minutes after T0, with one
+    event of each of ``steps`` that many minutes later, then ended."""
+    with Timeline(url) as timeline:
+        drill = timeline.start_drill(
+            "primary-down", {"plan": str(PLAN)}, at=at(start)
+        ).id
+        for kind, minutes in steps.items():
+            payload = {"title": "kill the primary"} if kind == "injected" else {}
+            timeline.record(drill, kind, "runner", payload, at=at(start + minutes))
+        timeline.record(drill, "note", "ana", {"text": "again"}, at=at(start + 50))
+        if status != "running":
+            timeline.finish(drill, status, at=at(start + 60))
+    return drill
+
+
+LIFECYCLE = {
+    "injected": 1,
+    "detected": 2,
+    "acknowledged": 4,
+    "mitigated": 9,
+    "resolved": 15,
+}
+
+
+def test_ended_drills_are_recorded_from_the_timeline_once(
+    store: Store, database_url: str
+) -> None:
+    drill = write_drill(database_url, 0, LIFECYCLE)
+    write_drill(database_url, 100, {"detected": 2}, status="aborted")  # no fault
+    write_drill(database_url, 200, LIFECYCLE, status="running")
+
+    first = store.sync_drills()
+    again = store.sync_drills()
+
+    assert (first, again) == (1, 0)
+    assert store.incidents(kind="drill") == [
+        IncidentRecord(
+            id=drill,
+            kind="drill",
+            title="drill primary-down: kill the primary",
+            service=None,
+            team="platform",
+            severity=None,
+            started=at(1),
+            detected=at(2),
+            acknowledged=at(4),
+            mitigated=at(9),
+            resolved=at(15),
+            source="drill",
+            external_id=None,
+        )
+    ]
+    assert store.incidents() == []
+
+
+def test_a_synced_drill_follows_its_timeline_and_keeps_its_postmortem(
+    store: Store, database_url: str
+) -> None:
+    drill = write_drill(database_url, 0, {"injected": 1, "detected": 3})
+    store.sync_drills()
+    store.add_postmortem(drill, drafted=at(70), path="pm.md")
+
+    with Timeline(database_url) as timeline:
+        timeline.record(drill, "resolved", "ana", at=at(80))
+        timeline.record(drill, "detected", "alertmanager", at=at(81))
+
+    assert store.sync_drills() == 1
+    record = store.incident(drill)
+    assert (record.detected, record.resolved) == (at(3), at(80))
+    assert store.postmortem_for(drill) is not None
+    assert len(store.incidents(kind="drill")) == 1
+
+
+def test_a_drill_time_out_of_order_is_left_out_not_the_drill(
+    store: Store, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    steps = {"injected": 1, "acknowledged": 2, "detected": 3, "resolved": 8}
+    drill = write_drill(database_url, 0, steps)
+
+    assert store.sync_drills() == 1
+
+    record = store.incident(drill)
+    assert (record.detected, record.acknowledged, record.resolved) == (
+        at(3),
+        None,
+        at(8),
+    )
+    assert f"drill {drill}: acknowledged " in caplog.text
+    assert "without acknowledged" in caplog.text
+
+
+def test_a_drill_without_its_plan_file_has_no_team(
+    store: Store, database_url: str
+) -> None:
+    with Timeline(database_url) as timeline:
+        drill = timeline.start_drill("game-day", {"plan": "/gone/plan.yaml"}, at=T0)
+        timeline.record(drill.id, "injected", "runner", at=at(1))
+        timeline.finish(drill.id, "interrupted", at=at(5))
+
+    store.sync_drills()
+
+    record = store.incident(drill.id)
+    assert (record.title, record.team, record.detected) == (
+        "drill game-day: game-day",
+        None,
+        None,
+    )
+
+
 def test_drills_live_in_the_timelines_database(database_url: str) -> None:
     with Timeline(database_url) as timeline:
         drill = timeline.start_drill("primary-down", at=T0)
@@ -513,45 +623,3 @@ def test_unusable_urls_get_clear_errors(tmp_path: Path) -> None:
         Store("nonsense")
     with pytest.raises(StoreError, match="that its folder exists"):
         Store(f"sqlite:///{tmp_path / 'missing' / 'h.db'}")
-
-
-# Severities
-
-
-@pytest.mark.parametrize(
-    ("text", "severity"),
-    [
-        ("SEV1", 1),
-        ("sev-2", 2),
-        ("Sev 3", 3),
-        ("severity_4", 4),
-        ("P3", 3),
-        ("p5", 5),
-        ("2", 2),
-        (" critical ", 1),
-        ("High", 2),
-        ("medium", 3),
-        ("moderate", 3),
-        ("low", 4),
-        ("informational", 5),
-    ],
-)
-def test_severities_are_read_as_tools_write_them(text: str, severity: int) -> None:
-    assert parse_severity(text) == severity
-
-
-@pytest.mark.parametrize(
-    ("text", "problem"),
-    [
-        ("SEV0", "'SEV0' is outside 1 to 5"),
-        ("P6", "'P6' is outside 1 to 5"),
-        ("urgent", "'urgent' is not a severity; write SEV1 to SEV5"),
-        ("", "'' is not a severity"),
-    ],
-)
-def test_other_severities_are_refused_saying_what_is_accepted(
-    text: str, problem: str
-) -> None:
-    with pytest.raises(InputError, match=problem) as caught:
-        parse_severity(text)
-    assert caught.value.field == "severity"
