@@ -28,18 +28,18 @@ from drillhall.reports.blame import (
     find_blame,
     unfilled_placeholders,
 )
-from drillhall.reports.drill_facts import DrillFacts, drill_facts
+from drillhall.reports.drill_facts import DrillFacts, drill_facts, drill_incident
 from drillhall.reports.evidence import load_logs, load_metrics, metrics_figure
 from drillhall.reports.fishbone import fishbone_figure
 from drillhall.reports.history import ACTION_CHANGES, ActionItem
 from drillhall.reports.postmortem import (
     PostmortemDraft,
-    drill_draft,
     incident_draft,
     number_text,
     offset_text,
     utc_text,
 )
+from drillhall.reports.postmortem_drill import drill_draft
 from drillhall.reports.render import data_uri, render, write_figure
 from drillhall.reports.store import Store
 
@@ -204,7 +204,7 @@ def draft_postmortem(
             draft = incident_draft(record, logs=logs, metrics=metrics)
         else:
             facts = _facts(db, subject)
-            draft = drill_draft(facts, logs=logs, metrics=metrics)
+            draft = drill_draft(facts, logs=logs, metrics=metrics, folder=folder)
 
         markdown = folder / f"{draft.subject}.md"
         if markdown.exists() and not force:
@@ -268,13 +268,20 @@ def _write_draft(
         **shared,
     )
 
-    folder.mkdir(parents=True, exist_ok=True)
-    markdown.write_text(text, encoding="utf-8")
     html = markdown.with_suffix(".html")
-    html.write_text(page, encoding="utf-8")
-    written = [markdown, html, write_figure(fishbone, fishbone_file)]
-    if metrics is not None:
-        written.append(write_figure(metrics, metrics_file))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        markdown.write_text(text, encoding="utf-8")
+        html.write_text(page, encoding="utf-8")
+        written = [markdown, html, write_figure(fishbone, fishbone_file)]
+        if metrics is not None:
+            written.append(write_figure(metrics, metrics_file))
+    except OSError as error:
+        raise InputError(
+            f"cannot write the draft there: {error.strerror or error}; give a "
+            "folder you can write to with --output",
+            source=str(error.filename or folder),
+        ) from None
     return DraftFiles(markdown, written, len(unfilled_placeholders(text)))
 
 
@@ -289,19 +296,25 @@ def _context_comment(draft: PostmortemDraft) -> str:
 
 
 def _record_drill(store: Store, facts: DrillFacts, draft: PostmortemDraft) -> None:
-    """The drill in the history store, beside the incidents."""
-    times = facts.times
-    plan = facts.plan
-    rotation = plan.participants.rotation if plan else None
+    """The drill in the history store, beside the incidents, as the store's own
+    sync of the timeline records it (``drill_incident``): a lifecycle time out
+    of order, such as an acknowledgement before the alert, is left out of the
+    record rather than refused."""
+    incident = drill_incident(facts.record, facts.events, facts.plan)
+    if incident is None:
+        # Never injected: no incident for the trends, but its postmortem
+        # needs a record to belong to.
+        store.record_drill(drill=facts.id, title=draft.title, started=facts.origin)
+        return
     store.record_drill(
-        drill=facts.id,
-        title=draft.title,
-        started=facts.origin,
-        detected=times.get("detected"),
-        acknowledged=times.get("acknowledged"),
-        mitigated=times.get("mitigated"),
-        resolved=times.get("resolved"),
-        team=rotation.partition("/")[0] if rotation else None,
+        drill=incident.id,
+        title=incident.title,
+        started=incident.started,
+        detected=incident.detected,
+        acknowledged=incident.acknowledged,
+        mitigated=incident.mitigated,
+        resolved=incident.resolved,
+        team=incident.team,
     )
 
 
@@ -466,7 +479,8 @@ def _action(
     title = cells.get("title", "")
     if title.lower() in EMPTY_CELLS:
         return None
-    changes = cells.get("changes", "").lower() or "other"
+    changes = cells.get("changes", "").lower()
+    changes = "other" if changes in EMPTY_CELLS else changes
     if changes not in ACTION_CHANGES:
         raise InputError(
             f"{changes!r} is not what an action item changes; write one of "

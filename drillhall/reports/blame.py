@@ -354,7 +354,8 @@ def _without_comments(line: str, in_comment: bool) -> tuple[str, bool]:
     return "".join(characters), in_comment
 
 
-_PLACEHOLDER = re.compile(r"_?to be written by the author:_?", re.IGNORECASE)
+# The placeholder with or without its Markdown emphasis, in any case.
+_PLACEHOLDER = re.compile(f"_?{re.escape(PLACEHOLDER.strip('_'))}_?", re.IGNORECASE)
 
 
 def unfilled_placeholders(text: str) -> list[Finding]:

@@ -107,9 +107,14 @@ def load_logs(path: Path) -> list[LogLine]:
 def _log_line(text: str, source: str, number: int) -> LogLine:
     try:
         record = json.loads(text)
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, RecursionError) as error:
+        why = (
+            f"{error.msg} at column {error.colno}"
+            if isinstance(error, json.JSONDecodeError)
+            else "nested too deeply"
+        )
         raise InputError(
-            f"this line is not JSON ({error.msg} at column {error.colno}): "
+            f"this line is not JSON ({why}): "
             f"{text.strip()[:60]!r}; write one JSON object per line, such as "
             '{"time": "2027-03-02T14:05:00Z", "msg": "…"}',
             source=source,
@@ -203,7 +208,10 @@ def _iso_time(text: str) -> datetime:
             f"{text!r} has no time zone, so it cannot be put on the drill's UTC "
             "clock; add Z or an offset such as +01:00"
         )
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # such as 0001-01-01T00:00:00+01:00
+        raise ValueError(f"{text!r} is out of range in UTC; {_TIME_FIX}") from None
 
 
 def load_metrics(path: Path) -> list[MetricSeries]:
@@ -217,6 +225,12 @@ def load_metrics(path: Path) -> list[MetricSeries]:
             f"not JSON: {error.msg}; {_RANGE_QUERY_FIX}",
             source=source,
             line=error.lineno,
+            field="file",
+        ) from None
+    except RecursionError:
+        raise InputError(
+            f"JSON nested too deeply to be a Prometheus response; {_RANGE_QUERY_FIX}",
+            source=source,
             field="file",
         ) from None
 
@@ -323,7 +337,12 @@ class _MetricsChecker:
             raise self.error(
                 at, field, f"expected a number as text, got {value!r:.40}"
             ) from None
-        return datetime.fromtimestamp(moment, UTC), number
+        try:
+            return datetime.fromtimestamp(moment, UTC), number
+        except (OverflowError, OSError, ValueError):
+            raise self.error(
+                at, field, f"{moment!r:.40} is out of range for epoch seconds"
+            ) from None
 
     def error(self, at: tuple[str | int, ...], field: str, problem: str) -> InputError:
         return InputError(
@@ -335,11 +354,12 @@ class _MetricsChecker:
 
     def line(self, at: tuple[str | int, ...]) -> int:
         """The line of ``at`` in the file (JSON is YAML, which keeps positions);
-        line 1 for a file too big to read twice or that YAML cannot read."""
+        line 1 for a file too big to read twice or that YAML cannot read (or
+        nests too deeply for it)."""
         if self._positions is None and len(self.text) <= _POSITIONS_UP_TO:
             try:
                 self._positions = PositionedYaml(self.text, self.source)
-            except InputError:
+            except (InputError, RecursionError):
                 logger.debug("no positions for %s", self.source)
         if self._positions is None:
             return 1
@@ -363,9 +383,12 @@ def summarise(series: MetricSeries, fault_started: datetime) -> SeriesSummary:
     The baseline is the median of the values before the fault began (the first
     value when none came before); a value departs when it differs from it by
     more than ``DEPARTURE_SHARE`` of it or three median absolute deviations.
+    Values that are not finite (Prometheus's ``NaN`` of a rate over nothing,
+    ``+Inf``) are no measurement and are left out.
     """
-    before = [value for at, value in series.points if at < fault_started]
-    after = [(at, value) for at, value in series.points if at >= fault_started]
+    points = [(at, value) for at, value in series.points if math.isfinite(value)]
+    before = [value for at, value in points if at < fault_started]
+    after = [(at, value) for at, value in points if at >= fault_started]
     if not after:
         return SeriesSummary(series, _median(before), None, None, None)
     baseline = statistics.median(before) if before else after[0][1]

@@ -50,7 +50,7 @@ def fishbone_figure(effect: str, causes: Mapping[str, Sequence[str]]) -> Figure:
     """
     unknown = set(causes) - set(CATEGORIES)
     if unknown:
-        logger.warning("fishbone: categories not drawn: %s", ", ".join(unknown))
+        logger.warning("fishbone: categories not drawn: %s", ", ".join(sorted(unknown)))
 
     figure = Figure(figsize=(13.5, 6.2))
     axes = figure.add_axes((0.0, 0.0, 1.0, 1.0))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -237,3 +238,63 @@ def test_the_metrics_figure_draws_one_panel_per_series():
     assert len(figure.axes) == 2
     assert figure.axes[0].get_title(loc="left") == "errors"
     assert png_bytes(figure).startswith(b"\x89PNG")
+
+
+# Input that used to end in a traceback
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "words"),
+    [
+        ("[" * 100_000, "line", "this line is not JSON (nested too deeply)"),
+        (
+            '{"time": "0001-01-01T00:30:00+01:00", "msg": "x"}',
+            "time",
+            "'0001-01-01T00:30:00+01:00' is out of range in UTC",
+        ),
+    ],
+)
+def test_extreme_log_lines_are_input_errors(tmp_path, line, field, words):
+    logs = write(tmp_path / "app.jsonl", line + "\n")
+
+    with pytest.raises(InputError) as raised:
+        load_logs(logs)
+
+    assert (raised.value.line, raised.value.field) == (1, field)
+    assert raised.value.message.startswith(words)
+
+
+@pytest.mark.parametrize("moment", ["1e20", "Infinity", "-1e20"])
+def test_a_metric_time_out_of_range_is_refused_with_its_line(tmp_path, moment):
+    document = (
+        '{"status": "success", "data": {"resultType": "matrix", "result": [\n'
+        f' {{"metric": {{}}, "values": [[1, "2"],\n  [{moment}, "3"]]}}]}}}}'
+    )
+    file = write(tmp_path / "m.json", document)
+
+    with pytest.raises(InputError) as raised:
+        load_metrics(file)
+
+    error = raised.value
+    assert (error.line, error.field) == (3, "data.result[0].values[1]")
+    assert "is out of range for epoch seconds" in error.message
+
+
+@pytest.mark.parametrize("nested", ['{"a": ' * 900 + "1" + "}" * 900, "[" * 100_000])
+def test_a_deeply_nested_metrics_file_is_refused(tmp_path, nested):
+    with pytest.raises(InputError) as raised:
+        load_metrics(write(tmp_path / "m.json", nested))
+
+    assert raised.value.field in {"file", "status"}
+    assert "/api/v1/query_range" in raised.value.message
+
+
+def test_values_that_are_not_numbers_are_no_measurement():
+    # Prometheus writes NaN for a rate over nothing and +Inf for some quantiles.
+    values = [1, math.nan, 1, 1, 1, math.inf, 4, 9, math.nan, 1]
+    summary = summarise(series(values), T0)
+
+    assert summary.baseline == 1
+    assert summary.departed == (T0 + timedelta(seconds=10), 4)
+    assert summary.peak == (T0 + timedelta(seconds=20), 9)
+    assert summary.recovered == (T0 + timedelta(seconds=40), 1)

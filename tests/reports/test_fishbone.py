@@ -50,3 +50,12 @@ def test_the_diagram_is_a_png_image():
     height, width = image.shape[:2]
     assert width > 1000 and 0.3 < height / width < 0.7
     assert image.std() > 0.01  # not a blank canvas
+
+
+def test_categories_outside_the_six_are_named_not_drawn(caplog):
+    causes = {"weather": ["a storm"], "budget": ["no spare"], "people": ["paged"]}
+    with caplog.at_level("WARNING", logger="drillhall.reports.fishbone"):
+        drawn = texts(fishbone_figure("effect", causes))
+
+    assert "paged" in drawn and "a storm" not in drawn and "no spare" not in drawn
+    assert caplog.messages == ["fishbone: categories not drawn: budget, weather"]

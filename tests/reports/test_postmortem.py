@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import shutil
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,13 +17,14 @@ import sqlalchemy as sa
 from drillhall.drills.timeline import Timeline
 from drillhall.reports.blame import find_blame
 from drillhall.reports.drill_facts import drill_facts
-from drillhall.reports.evidence import load_logs, load_metrics
+from drillhall.reports.evidence import MetricSeries, load_logs, load_metrics
 from drillhall.reports.postmortem import (
     SECTIONS,
-    drill_draft,
+    file_link,
     incident_draft,
     offset_text,
 )
+from drillhall.reports.postmortem_drill import drill_draft
 from drillhall.reports.store import Store
 from tests.conftest import ROOT
 
@@ -173,14 +175,26 @@ def test_logs_and_metrics_join_the_example_timeline_in_time_order(
 # A drill that went badly, written event by event
 
 
-def troubled_drill(url: str) -> str:
+def copy_example_plan(folder: Path) -> Path:
+    """The example plan, its runbook, experiment and scenario, copied into
+    ``folder`` as the repository lays them out; returns the plan's path."""
+    drill = folder / "drills" / "primary-down"
+    drill.mkdir(parents=True)
+    for name in ("plan.yaml", "runbook.md"):
+        shutil.copy(PLAN.parent / name, drill / name)
+    for part in ("experiments", "scenarios"):
+        shutil.copytree(ROOT / part, folder / part)
+    return drill / "plan.yaml"
+
+
+def troubled_drill(url: str, plan: Path = PLAN) -> str:
     """Detected late, acknowledged later than the simulator's p90, step 3's
     check failed and came before step 2, then the error-rate guardrail
     stopped the drill before anyone mitigated it."""
     with Timeline(url) as timeline:
         record = timeline.start_drill(
             "primary-down",
-            {"plan": str(PLAN), "participants": ["ana", "ben"]},
+            {"plan": str(plan), "participants": ["ana", "ben"]},
             at=T0,
         )
 
@@ -296,6 +310,136 @@ def test_a_drill_without_its_plan_or_its_fault_is_drafted_from_what_there_is(
     assert draft.went_well == draft.went_badly == []
 
 
+def test_the_runbook_is_linked_from_where_the_draft_is_written(tmp_path):
+    url = f"sqlite:///{tmp_path / 'drills.db'}"
+    with Timeline(url) as timeline:
+        facts = drill_facts(timeline, troubled_drill(url))
+    runbook = (PLAN.parent / "runbook.md").resolve()
+
+    # Beside the plan's folder: relative, so the link works wherever both go.
+    beside = ROOT / "postmortems"
+    [link, *_] = [a.link for a in drill_draft(facts, folder=beside).actions]
+    assert link == "../drills/primary-down/runbook.md"
+    assert (beside / (link or "")).resolve() == runbook
+
+    # Sharing only the root with it: as the plan names the runbook, not a
+    # path through this machine's folders.
+    elsewhere = Path(ROOT.anchor) / "elsewhere-than-the-plan" / "postmortems"
+    assert drill_draft(facts, folder=elsewhere).actions[0].link == "runbook.md"
+    assert drill_draft(facts).actions[0].link == str(runbook)
+
+
+def test_file_links_are_relative_below_a_shared_folder_only():
+    runbook = Path("/srv/ops/drills/db/runbook.md")
+    assert file_link(runbook, Path("/srv/ops/postmortems")) == "../drills/db/runbook.md"
+    assert file_link(runbook, Path("/srv/ops/drills/db")) == "runbook.md"
+    assert file_link(runbook, Path("/tmp/postmortems")) is None
+
+
+def test_a_late_acknowledgement_suggests_an_item_without_the_runbooks_link(
+    tmp_path,
+):
+    url = f"sqlite:///{tmp_path / 'drills.db'}"
+    with Timeline(url) as timeline:
+        draft = drill_draft(drill_facts(timeline, troubled_drill(url)))
+
+    [late] = [action for action in draft.actions if action.changes == "other"]
+    assert late.title.startswith("Acknowledgement took 12m15s")
+    assert "notification rules and escalation delay" in late.title
+    assert late.link is None  # they are not in the runbook
+
+
+def acknowledged_first(url: str) -> str:
+    """A participant acknowledges 45 s before the alert fires; mitigated and
+    resolved by hand, no load."""
+    with Timeline(url) as timeline:
+        record = timeline.start_drill("primary-down", {"plan": str(PLAN)}, at=T0)
+        for seconds, kind, source, payload in (
+            (5, "injected", "runner", {"title": "The primary store is killed"}),
+            (20, "acknowledged", "participant:ana", {"by": "ana"}),
+            (65, "detected", "alertmanager", {"alertname": "ExampleBackendDown"}),
+            (100, "mitigated", "participant:ana", {"by": "ana"}),
+            (120, "resolved", "participant:ana", {"by": "ana"}),
+        ):
+            at = T0 + timedelta(seconds=seconds)
+            timeline.record(record.id, kind, source, payload, at=at)
+        timeline.finish(record.id, "finished", at=T0 + timedelta(seconds=130))
+    return record.id
+
+
+def test_an_acknowledgement_before_the_alert_is_said_to_come_before_it(tmp_path):
+    url = f"sqlite:///{tmp_path / 'drills.db'}"
+    with Timeline(url) as timeline:
+        draft = drill_draft(drill_facts(timeline, acknowledged_first(url)))
+
+    assert draft.summary[1:5] == [
+        "ExampleBackendDown detected it after 1m.",
+        "Acknowledgement came 45s before detection.",
+        "Mitigation came 1m35s after the fault's start.",
+        "Resolution came 1m55s after the fault's start.",
+    ]
+
+
+def test_a_drill_without_its_plan_says_why_users_and_budget_are_unknown(tmp_path):
+    url = f"sqlite:///{tmp_path / 'drills.db'}"
+    with Timeline(url) as timeline:
+        record = timeline.start_drill(
+            "primary-down", {"plan": str(tmp_path / "moved.yaml")}, at=T0
+        )
+        for second in range(0, 60, 5):
+            timeline.record(
+                record.id, "load_stats", "load",
+                {"requests": 10, "failures": 4 if 10 <= second < 30 else 0},
+                at=T0 + timedelta(seconds=second),
+            )  # fmt: skip
+        for seconds, kind, payload in (
+            (7, "injected", {"title": "The primary store is killed"}),
+            (40, "rolling_back", {"title": "The primary store is killed"}),
+            (42, "rolled_back", {"succeeded": False}),
+        ):
+            at = T0 + timedelta(seconds=seconds)
+            timeline.record(record.id, kind, "runner", payload, at=at)
+        timeline.finish(record.id, "aborted", at=T0 + timedelta(seconds=60))
+        draft = drill_draft(drill_facts(timeline, record.id))
+
+    impact = draft.impact
+    assert (impact.requests, impact.failed, impact.users) == (120, 16, None)
+    assert impact.users_how == (
+        "unknown: without the plan, the load's number of users is not known"
+    )
+    assert impact.budget_how == (
+        "unknown: without the plan, its availability SLO is not known"
+    )
+    assert impact.unknown == [
+        "users affected: without the plan, the load's number of users is not known",
+        (
+            "the error budget consumed: without the plan, its availability SLO is "
+            "not known"
+        ),
+    ]
+    assert "No alert or probe detected it." in draft.summary
+    # The rollback is in the timeline: it counts without the plan's score.
+    assert draft.went_well == []
+    assert draft.went_badly == ["The rollback at T+0:35 did not succeed."]
+
+
+def test_a_drill_that_injected_nothing_says_nothing_was_detected_of_it(tmp_path):
+    url = f"sqlite:///{tmp_path / 'drills.db'}"
+    with Timeline(url) as timeline:
+        record = timeline.start_drill("primary-down", {"plan": str(PLAN)}, at=T0)
+        timeline.record(record.id, "steady_state_checked", "runner", {"met": False})
+        timeline.finish(record.id, "aborted", at=T0 + timedelta(seconds=2))
+        draft = drill_draft(drill_facts(timeline, record.id))
+
+    assert draft.summary == [
+        (
+            f"Drill {record.id} of plan primary-down started at 2027-03-02 "
+            "13:00:00 UTC and injected no fault."
+        ),
+        "The drill was aborted.",
+    ]
+
+
 # An incident in the store
 
 
@@ -340,3 +484,21 @@ def test_sections_are_the_drafts_headings():
         ROOT / "drillhall" / "reports" / "templates" / "postmortem.md.j2"
     ).read_text()
     assert re.findall(r"^## (.+)$", template, re.MULTILINE) == list(SECTIONS)
+
+
+def test_a_metric_that_moved_with_no_detection_recorded_is_said_so(tmp_path):
+    url = f"sqlite:///{tmp_path / 'history.db'}"
+    with Store(url) as store:
+        record = store.add_incident(
+            title="Checkout returns 502", started=T0, resolved=T0.replace(hour=14)
+        )
+    points = [
+        (T0 + timedelta(seconds=10 * n), 0.0 if n < 2 else 9.0) for n in range(-3, 6)
+    ]
+    errors = MetricSeries("errors", points, "m.json")
+    draft = incident_draft(record, metrics=[errors])
+
+    # The store does not say when it was detected: not "no alert fired".
+    assert draft.causes_by_category()["monitoring"] == [
+        "errors departed at T+0:20; no detection is recorded"
+    ]

@@ -11,12 +11,15 @@ from click.testing import CliRunner, Result
 
 from drillhall.cli import main
 from drillhall.drills.timeline import Timeline
+from drillhall.postmortem_command import action_items_in
 from drillhall.reports.postmortem import SECTIONS
 from drillhall.reports.store import Store
 from tests.conftest import ARTIFACTS
 from tests.reports.test_postmortem import (
     T0,
+    acknowledged_first,
     copy_database,
+    copy_example_plan,
     first_times,
     troubled_drill,
     write_evidence,
@@ -145,6 +148,78 @@ def test_drafting_goes_to_postmortems_and_keeps_an_authors_draft(
     assert markdown.read_text() == "The author's own words.\n"
     assert drillhall("postmortem", drill, "--db", url, "--force").exit_code == 0
     assert markdown.read_text().startswith("# Postmortem: drill primary-down")
+
+
+def test_the_drafts_runbook_links_work_from_its_folder(tmp_path, monkeypatch):
+    plan = copy_example_plan(tmp_path / "ops")
+    url = f"sqlite:///{tmp_path / 'drills.db'}"
+    drill = troubled_drill(url, plan)
+    monkeypatch.chdir(tmp_path / "ops")
+
+    assert drillhall("postmortem", drill, "--db", url).exit_code == 0
+    markdown = tmp_path / "ops" / "postmortems" / f"{drill}.md"
+    text = markdown.read_text()
+    section = text.split("## Action items", 1)[1]
+    links = [
+        row.split(" | ")[3] for row in section.splitlines() if "| runbook |" in row
+    ]
+    assert links == ["../drills/primary-down/runbook.md"] * 3
+    assert (markdown.parent / links[0]).resolve() == plan.with_name("runbook.md")
+    # No path of the machine that drafted it, in either file.
+    assert str(tmp_path) not in text
+    html = markdown.with_suffix(".html").read_text()
+    assert str(tmp_path) not in html and "../drills/primary-down/runbook.md" in html
+
+
+def test_a_drill_acknowledged_before_its_alert_is_drafted_and_recorded(tmp_path):
+    url = f"sqlite:///{tmp_path / 'drills.db'}"
+    drill = acknowledged_first(url)
+
+    drafted = drillhall("postmortem", drill, "--db", url, "-o", str(tmp_path / "out"))
+    assert drafted.exit_code == 0, drafted.output
+    with Store(url) as store:
+        record = store.incident(drill)
+        postmortem = store.postmortem_for(drill)
+    # The store keeps the lifecycle in order: the early acknowledgement is
+    # left out of the record (the draft's timeline still shows it).
+    assert record.detected == T0.replace(minute=1, second=5)
+    assert record.acknowledged is None
+    assert record.resolved == T0.replace(minute=2)
+    assert postmortem is not None and postmortem.completed is None
+    text = (tmp_path / "out" / f"{drill}.md").read_text()
+    assert "| acknowledged by ana |" in text
+
+
+def test_a_folder_that_cannot_be_written_is_one_clear_error(troubled, tmp_path):
+    url, drill = troubled
+    (tmp_path / "taken").write_text("a file, not a folder\n")
+
+    error = one_error_line(
+        drillhall("postmortem", drill, "--db", url, "-o", str(tmp_path / "taken/pm"))
+    )
+    assert error.startswith(f"drillhall: {tmp_path / 'taken/pm'}: cannot write")
+    assert "with --output" in error
+    with Store(url) as store:
+        assert store.postmortem_for(drill) is None
+
+
+def test_an_action_item_that_changes_nothing_named_changes_other():
+    table = "\n".join(
+        [
+            "## Action items",
+            "",
+            "| # | action item | changes | link | owner | due |",
+            "| --- | --- | --- | --- | --- | --- |",
+            "| 1 | Page the secondary sooner | – | – | ana | – |",
+            "| 2 | Alert on replica lag |  | rules.yml | – | 2027-04-30 |",
+        ]
+    )
+    first, second = action_items_in(table, "pm.md")
+
+    assert (first.title, first.changes, first.link, first.owner, first.due) == (
+        "Page the secondary sooner", "other", None, "ana", None,
+    )  # fmt: skip
+    assert (second.changes, second.link, second.line) == ("other", "rules.yml", 6)
 
 
 # Checking and publishing
