@@ -82,7 +82,7 @@ def run_command(
             f"rolled back drill {drill_id}, left open by an earlier run", err=True
         )
     result = run_drill(spec, timeline)
-    _print_result(result, timeline)
+    _print_result(result, db)
     if json_file is not None:
         json_file.write_text(json.dumps(_result_json(result), indent=2) + "\n")
     if result.status != "finished":
@@ -208,7 +208,7 @@ def _print_plan(plan: DrillPlan, expected: dict[str, float | None]) -> None:
     click.echo("dry run: nothing was touched")
 
 
-def _print_result(result: DrillResult, timeline: Timeline) -> None:
+def _print_result(result: DrillResult, db: str | None) -> None:
     console = Console()
     console.print(f"[bold]drill {result.drill}[/bold]: {result.status}")
     if result.tripped:
@@ -219,6 +219,13 @@ def _print_result(result: DrillResult, timeline: Timeline) -> None:
         )
     if result.score is not None:
         console.print(_score_table(result.score))
+        where = f" --db {db}" if db else ""
+        console.print(
+            f"next: `drillhall report {result.drill}{where}` for the report, "
+            f"`drillhall postmortem {result.drill}{where}` for a postmortem draft",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def _score_table(score: DrillScore) -> Table:

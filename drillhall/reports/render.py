@@ -91,4 +91,7 @@ def format_share(value: float | None, digits: int = 1) -> str:
     """A share as a percentage: 0.0312 → 3.1%."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
+    if math.isinf(value):
+        # A budget of nothing (an SLO of 100%) is used up infinitely by any error.
+        return "∞" if value > 0 else "-∞"
     return f"{100 * value:.{digits}f}%"

@@ -109,6 +109,7 @@ def test_the_example_drill_runs_unattended_with_robots(example, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     outcome = json.loads(out.read_text())
     assert outcome["status"] == "finished" and outcome["rolled_back"]
+    assert f"drillhall postmortem {outcome['drill']} --db" in result.stdout
 
     events = example.events(outcome["drill"])
     by_kind: dict[str, list[Any]] = {}
