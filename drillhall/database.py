@@ -25,6 +25,9 @@ SQLite is set up for several processes writing at once (participants run
 - ``foreign_keys=ON``: a row cannot name one that does not exist.
 
 Times are stored with ``UTCDateTime``, the same way on every backend.
+``Database`` is what the timeline and the store have in common: the URL, the
+engine, the tables created when missing, and transactions whose access
+problems are reported in the database's own words.
 """
 
 from __future__ import annotations
@@ -33,16 +36,16 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, ClassVar, Final, Self
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
 
-from drillhall.errors import InputError
+from drillhall.errors import DrillhallError, InputError
 
 logger = logging.getLogger(__name__)
 
@@ -165,8 +168,93 @@ def lock_schema(connection: sa.Connection) -> None:
     IMMEDIATE``) already holds the only lock. On PostgreSQL this is a
     transaction-level advisory lock, released by commit or rollback.
     """
+    _lock_on_postgresql(connection, SCHEMA_LOCK)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Database:
+    """Tables of one kind in a drillhall database: opened, used, closed.
+
+    A subclass names its ``role`` (for messages: "timeline", "history"), its
+    ``metadata`` (the tables, created when missing) and the ``error`` that
+    access problems raise. ``url`` is any SQLAlchemy URL; ``None`` takes
+    ``$DRILLHALL_DB``, else ``DEFAULT_URL``. ``clock`` is the subclass's
+    source of the current time.
+
+    Opening takes the schema lock, creates the missing tables and calls
+    ``_check_schema`` in one write transaction, so that processes opening a
+    new database at once queue; if anything fails, the engine is disposed.
+    """
+
+    role: ClassVar[str]
+    metadata: ClassVar[sa.MetaData]
+    error: ClassVar[type[DrillhallError]]
+    write_lock: ClassVar[int | None] = None
+    """An advisory lock key that every writer takes on PostgreSQL, for tables
+    whose writes read before they write (numbering rows, refusing duplicates);
+    ``None``: writers take no lock beyond their rows'."""
+
+    def __init__(
+        self, url: str | None = None, *, clock: Callable[[], datetime] = _now
+    ) -> None:
+        self.url, self._source = resolve_url(url)
+        self._clock = clock
+        self._shown_url = without_password(self.url)
+        self._engine = create_engine(self.url, role=self.role, source=self._source)
+        try:
+            with self._transaction("open", write=True) as connection:
+                lock_schema(connection)
+                self.metadata.create_all(connection)
+                self._check_schema(connection)
+        except BaseException:
+            self._engine.dispose()
+            raise
+        logger.debug("%s database %s is open", self.role, self._shown_url)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the database connections; the object is unusable afterwards."""
+        self._engine.dispose()
+
+    def _check_schema(self, connection: sa.Connection) -> None:
+        """Check or record the version of the tables just opened; by default
+        there is none. Raise ``error`` to refuse tables this code cannot read."""
+
+    @contextmanager
+    def _transaction(
+        self, verb: str, *, write: bool = False
+    ) -> Iterator[sa.Connection]:
+        """A transaction that commits when the block ends; writers queue.
+
+        A writer begins with ``BEGIN IMMEDIATE`` on SQLite and takes
+        ``write_lock``, if any, on PostgreSQL. An unreachable or locked
+        database raises ``error``, saying what failed to ``verb`` (open,
+        read, write to) and what to check.
+        """
+        try:
+            with transaction(self._engine, write=write) as connection:
+                if write and self.write_lock is not None:
+                    _lock_on_postgresql(connection, self.write_lock)
+                yield connection
+        except sa.exc.OperationalError as error:
+            raise self.error(
+                access_problem(verb, self.role, self.url, error)
+            ) from error
+
+
+def _lock_on_postgresql(connection: sa.Connection, key: int) -> None:
+    """Hold the advisory lock ``key`` until the transaction ends (PostgreSQL
+    only: elsewhere the write transaction is the lock)."""
     if connection.dialect.name == "postgresql":
-        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK)))
+        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
 
 
 def _configure_sqlite(dbapi_connection: Any, connection_record: Any) -> None:

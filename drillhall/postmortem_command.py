@@ -6,6 +6,10 @@ and records the draft in the history store; a drill is recorded there first,
 so drills and incidents live in one store. Checking lists blameful wording and
 unfilled placeholders. Publishing checks, then marks the postmortem completed
 and stores the action items table's rows as action items, once each.
+
+A draft names its subject in its header (``Drill `ID` · draft made by …``):
+publishing, and checking with an id, refuse a file that names another subject
+or none, so that one postmortem is never completed with another's file.
 """
 
 from __future__ import annotations
@@ -28,20 +32,15 @@ from drillhall.reports.blame import (
     find_blame,
     unfilled_placeholders,
 )
+from drillhall.reports.drill_events import offset_text, utc_text
 from drillhall.reports.drill_facts import DrillFacts, drill_facts, drill_incident
 from drillhall.reports.evidence import load_logs, load_metrics, metrics_figure
 from drillhall.reports.fishbone import fishbone_figure
 from drillhall.reports.history import ACTION_CHANGES, ActionItem
-from drillhall.reports.postmortem import (
-    PostmortemDraft,
-    incident_draft,
-    number_text,
-    offset_text,
-    utc_text,
-)
+from drillhall.reports.postmortem import PostmortemDraft, incident_draft, number_text
 from drillhall.reports.postmortem_drill import drill_draft
 from drillhall.reports.render import data_uri, render, write_figure
-from drillhall.reports.store import Store
+from drillhall.reports.store import Store, incident_key, is_incident_id
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +52,8 @@ DEFAULT_FOLDER: Final = Path("postmortems")
 FINDINGS_EXIT = 1
 EMPTY_CELLS: Final = frozenset({"", "-", "–", "—", "n/a", "none"})
 
-_INCIDENT_ID = re.compile(r"inc-\d+", re.IGNORECASE)
+_SUBJECT_LINE = re.compile(r"^(Drill|Incident) `([^`]+)`", re.MULTILINE)
+"""The header line that names a draft's subject (see postmortem.md.j2)."""
 _CONTEXT = re.compile(r"<!-- drillhall (people|systems): (.*?) -->")
 _ACTIONS_HEADING = re.compile(r"#{1,6}\s+action items\b", re.IGNORECASE)
 _CELL_BORDER = re.compile(r"(?<!\\)\|")
@@ -98,7 +98,10 @@ _COLUMNS: Final = {
     "--check",
     "check_file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="List blameful wording and unfilled placeholders in FILE.md.",
+    help=(
+        "List blameful wording and unfilled placeholders in FILE.md; with an "
+        "id, first check that FILE.md is that id's postmortem."
+    ),
 )
 @click.option(
     "--publish",
@@ -120,13 +123,13 @@ def postmortem(
 
     \b
     drillhall postmortem DRILL_OR_INCIDENT [--logs F.jsonl] [--metrics F.json]
-    drillhall postmortem --check FILE.md
+    drillhall postmortem [DRILL_OR_INCIDENT] --check FILE.md
     drillhall postmortem DRILL_OR_INCIDENT --publish FILE.md
     """
     if check_file is not None and publish_file is not None:
         raise click.UsageError("give --check or --publish, not both")
     if check_file is not None:
-        _exit_on_findings(check_postmortem(check_file))
+        _exit_on_findings(check_postmortem(check_file, subject))
         click.echo(f"{check_file}: no blameful wording, no unfilled placeholders")
         return
     if subject is None:
@@ -134,7 +137,7 @@ def postmortem(
 
     now = datetime.now(UTC)
     if publish_file is not None:
-        _exit_on_findings(check_postmortem(publish_file))
+        _exit_on_findings(check_postmortem(publish_file, subject))
         published = publish_postmortem(subject, publish_file, db, now)
         click.echo(published.describe())
         return
@@ -152,8 +155,8 @@ def postmortem(
         click.echo(f"wrote {path}")
     click.echo(
         f"{files.placeholders} parts are for the author; then run `drillhall "
-        f"postmortem --check {files.markdown}` and `drillhall postmortem "
-        f"{subject} --publish {files.markdown}`"
+        f"postmortem {subject} --check {files.markdown}` and `drillhall "
+        f"postmortem {subject} --publish {files.markdown}`"
     )
 
 
@@ -197,7 +200,7 @@ def draft_postmortem(
 
     with Store(db) as store:
         record = store.find_incident(subject)
-        if record is None and _INCIDENT_ID.fullmatch(subject.strip()):
+        if record is None and is_incident_id(subject):
             store.incident(subject)  # an unknown incident: its error names others
         facts = None
         if record is not None and record.kind == "incident":
@@ -321,9 +324,15 @@ def _record_drill(store: Store, facts: DrillFacts, draft: PostmortemDraft) -> No
 # Checking
 
 
-def check_postmortem(file: Path) -> list[str]:
-    """Blameful wording and unfilled placeholders in ``file``, one line each."""
+def check_postmortem(file: Path, subject: str | None = None) -> list[str]:
+    """Blameful wording and unfilled placeholders in ``file``, one line each.
+
+    With ``subject``, ``file`` must first be its postmortem (see
+    ``check_subject``).
+    """
     text = _read(file)
+    if subject is not None:
+        check_subject(text, subject, str(file))
     context = {name: values for name, values in _CONTEXT.findall(text)}
     findings: list[Finding] = [
         *find_blame(
@@ -339,6 +348,36 @@ def check_postmortem(file: Path) -> list[str]:
 
 def _names(text: str) -> list[str]:
     return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def check_subject(text: str, subject: str, source: str) -> None:
+    """Refuse a draft whose header does not name ``subject``: an
+    ``InputError`` naming the subject it does name, or saying it names none.
+
+    Incident ids are compared as the store reads them (``inc-07`` is
+    ``INC-7``); drill ids exactly.
+    """
+    header = text.split("\n## ", 1)[0]
+    named = _SUBJECT_LINE.search(header)
+    if named is None:
+        kind = "Incident" if is_incident_id(subject) else "Drill"
+        raise InputError(
+            "its header names no drill or incident, so it cannot be told to be "
+            f"the postmortem of {subject}; put back the line under the title "
+            f"that the draft had: {kind} `{incident_key(subject)}` · draft made "
+            "by drillhall …",
+            source=source,
+            field="subject",
+        )
+    kind, other = named.group(1).lower(), named.group(2)
+    if incident_key(other) != incident_key(subject):
+        raise InputError(
+            f"this is the postmortem of the {kind} {other}, not of {subject}; "
+            f"give {subject}'s own draft, or {other} as the id with this file",
+            source=source,
+            line=text.count("\n", 0, named.start()) + 1,
+            field="subject",
+        )
 
 
 # Publishing
@@ -383,7 +422,9 @@ def publish_postmortem(
     again, so publishing twice is harmless. Call after ``check_postmortem``
     found nothing.
     """
-    items = action_items_in(_read(file), str(file))
+    text = _read(file)
+    check_subject(text, subject, str(file))
+    items = action_items_in(text, str(file))
 
     with Store(db) as store:
         record = store.incident(subject)

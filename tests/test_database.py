@@ -1,5 +1,6 @@
 """Opening a drillhall database: the URL, SQLite's set-up, the write lock, UTC
-times and the schema lock, on SQLite and (``database_url``) PostgreSQL."""
+times, the schema lock and the ``Database`` base class, on SQLite and
+(``database_url``) PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -14,6 +16,7 @@ import sqlalchemy as sa
 from drillhall.database import (
     DEFAULT_URL,
     SCHEMA_LOCK,
+    Database,
     UTCDateTime,
     access_problem,
     create_engine,
@@ -22,8 +25,25 @@ from drillhall.database import (
     transaction,
     without_password,
 )
-from drillhall.errors import InputError
+from drillhall.errors import DrillhallError, InputError
 from tests.servers import fresh_database
+
+SQLITE_SETTINGS = {
+    "journal_mode": "wal",
+    "synchronous": 2,  # FULL
+    "busy_timeout": 10_000,
+    "foreign_keys": 1,
+}
+"""What every SQLite connection drillhall opens is set to (see the module)."""
+
+
+def sqlite_settings(engine: sa.Engine) -> dict[str, Any]:
+    """The values of ``SQLITE_SETTINGS``' pragmas on a new connection."""
+    with engine.connect() as connection:
+        return {
+            name: connection.exec_driver_sql(f"PRAGMA {name}").scalar()
+            for name in SQLITE_SETTINGS
+        }
 
 
 @pytest.fixture
@@ -77,18 +97,7 @@ def test_an_unusable_url_names_the_database_and_where_it_came_from() -> None:
 
 
 def test_sqlite_is_set_up_for_concurrent_durable_writes(engine: sa.Engine) -> None:
-    with engine.connect() as connection:
-        settings = {
-            name: connection.exec_driver_sql(f"PRAGMA {name}").scalar()
-            for name in ("journal_mode", "synchronous", "busy_timeout", "foreign_keys")
-        }
-
-    assert settings == {
-        "journal_mode": "wal",
-        "synchronous": 2,  # FULL
-        "busy_timeout": 10_000,
-        "foreign_keys": 1,
-    }
+    assert sqlite_settings(engine) == SQLITE_SETTINGS
 
 
 def test_a_writer_holds_the_write_lock_from_its_first_statement(
@@ -171,3 +180,104 @@ def test_the_schema_lock_is_held_until_the_transaction_ends(
     engine.dispose()
 
     assert (taken_while_held, taken_after) == (False, True)
+
+
+# The Database base class
+
+_notes = sa.MetaData()
+sa.Table("notes", _notes, sa.Column("id", sa.Integer(), primary_key=True))
+
+
+class NotesError(DrillhallError):
+    """The notes database cannot be opened, read or written."""
+
+
+class Notes(Database):
+    """A database of one table whose schema check can be told to refuse."""
+
+    role = "notes"
+    metadata = _notes
+    error = NotesError
+    write_lock = SCHEMA_LOCK + 100
+
+    def __init__(self, url: str, *, refuse: bool = False) -> None:
+        self.refuse = refuse
+        self.tables_when_checked: list[str] = []
+        super().__init__(url, clock=lambda: datetime(2027, 1, 4, tzinfo=UTC))
+
+    def _check_schema(self, connection: sa.Connection) -> None:
+        self.tables_when_checked = sa.inspect(connection).get_table_names()
+        if self.refuse:
+            raise NotesError("the notes tables are too new")
+
+
+def connections_to(database_url: str) -> int:
+    """How many connections the PostgreSQL server has open to the database."""
+    name = sa.make_url(database_url).database
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            query = sa.text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = :name AND pid <> pg_backend_pid()"
+            )
+            return int(connection.execute(query, {"name": name}).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def test_a_database_creates_its_tables_then_checks_their_schema(
+    database_url: str,
+) -> None:
+    with Notes(database_url) as notes:
+        with notes._transaction("write to", write=True) as connection:
+            connection.execute(_notes.tables["notes"].insert().values(id=7))
+
+    with Notes(database_url) as reopened:
+        with reopened._transaction("read") as connection:
+            ids = connection.execute(sa.text("SELECT id FROM notes")).scalars()
+            assert list(ids) == [7]
+    assert reopened.tables_when_checked == ["notes"]
+    assert (reopened.url, reopened._clock().year) == (database_url, 2027)
+
+
+def test_a_refused_schema_raises_and_leaves_no_connection_open(
+    postgres_server_url: str,
+) -> None:
+    url = fresh_database(postgres_server_url)
+
+    with pytest.raises(NotesError, match="too new"):
+        Notes(url, refuse=True)
+    refused = connections_to(url)
+    with Notes(url) as notes:
+        with notes._transaction("read") as connection:
+            connection.execute(sa.text("SELECT 1"))
+    closed = connections_to(url)
+
+    assert (refused, closed) == (0, 0)
+
+
+def test_access_problems_raise_the_databases_own_error(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'missing' / 'notes.db'}"
+
+    with pytest.raises(NotesError) as caught:
+        Notes(url)
+
+    message = str(caught.value)
+    assert message.startswith(f"cannot open the notes database {url}: ")
+    assert "that its folder exists" in message
+
+
+def test_writers_hold_the_write_lock_until_they_commit(
+    postgres_server_url: str,
+) -> None:
+    try_lock = sa.select(sa.func.pg_try_advisory_xact_lock(Notes.write_lock))
+    with Notes(fresh_database(postgres_server_url)) as notes:
+        with notes._transaction("write to", write=True):
+            with notes._transaction("read") as other:
+                taken_while_writing = other.execute(try_lock).scalar()
+        with notes._transaction("read"):
+            with notes._transaction("read") as other:
+                taken_while_reading = other.execute(try_lock).scalar()
+
+    assert (taken_while_writing, taken_while_reading) == (False, True)

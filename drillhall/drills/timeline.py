@@ -24,8 +24,7 @@ import logging
 import re
 import secrets
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -33,15 +32,7 @@ from typing import Any, Final
 
 import sqlalchemy as sa
 
-from drillhall.database import (
-    UTCDateTime,
-    access_problem,
-    create_engine,
-    lock_schema,
-    resolve_url,
-    transaction,
-    without_password,
-)
+from drillhall.database import Database, UTCDateTime
 from drillhall.errors import DrillhallError, InputError
 
 logger = logging.getLogger(__name__)
@@ -177,11 +168,7 @@ for _change in ("UPDATE", "DELETE", "TRUNCATE"):
     )
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-class Timeline:
+class Timeline(Database):
     """The drills and their events in one database.
 
     ``url`` is any SQLAlchemy URL; ``None`` takes ``$DRILLHALL_DB``, else
@@ -189,31 +176,9 @@ class Timeline:
     gives the time of events recorded without ``at``.
     """
 
-    def __init__(
-        self, url: str | None = None, *, clock: Callable[[], datetime] = _now
-    ) -> None:
-        self.url, self._source = resolve_url(url)
-        self._clock = clock
-        self._shown_url = without_password(self.url)
-        self._engine = create_engine(self.url, role="timeline", source=self._source)
-        try:
-            with self._transaction("open", write=True) as connection:
-                lock_schema(connection)
-                _metadata.create_all(connection)
-        except TimelineError:
-            self._engine.dispose()
-            raise
-        logger.debug("timeline database %s is open", self._shown_url)
-
-    def __enter__(self) -> Timeline:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the database connections; the object is unusable afterwards."""
-        self._engine.dispose()
+    role = "timeline"
+    metadata = _metadata
+    error = TimelineError
 
     def start_drill(
         self,
@@ -371,19 +336,6 @@ class Timeline:
             )
 
         logger.info("drill %s ended: %s", drill, status)
-
-    @contextmanager
-    def _transaction(
-        self, verb: str, *, write: bool = False
-    ) -> Iterator[sa.Connection]:
-        """A connection in a transaction that commits when the block ends."""
-        try:
-            with transaction(self._engine, write=write) as connection:
-                yield connection
-        except sa.exc.OperationalError as error:
-            raise TimelineError(
-                access_problem(verb, "timeline", self.url, error)
-            ) from error
 
     def _insert_drill(
         self, drill_id: str, plan: str, started: datetime, details: dict[str, Any]

@@ -5,7 +5,10 @@ drill's record and events, the plan it ran (reloaded from the file the drill
 recorded, when that file is still there), when each step of the lifecycle
 first happened, the phase durations, the score recomputed as the runner
 computed it, the load second by second, the user impact, and where the team's
-times sit within the simulator's prediction for the same fault.
+times sit within the simulator's prediction for the same fault. It also says
+each event in words and times it on the fault's clock (``describe``,
+``offset``, see ``drillhall.reports.drill_events``), so that both documents
+word the drill alike.
 
 Everything here is derived from the timeline and the plan; nothing is written.
 A drill whose plan file has moved or no longer loads still has its facts: the
@@ -28,6 +31,7 @@ from typing import Any, Final
 import numpy as np
 
 from drillhall.drills.plan import DrillPlan, load_plan
+from drillhall.drills.runner import DrillSpec
 from drillhall.drills.score import (
     DrillScore,
     first_times,
@@ -43,6 +47,7 @@ from drillhall.drills.timeline import (
     TimelineEvent,
 )
 from drillhall.errors import DrillhallError, InputError
+from drillhall.reports.drill_events import describe_event, offset_text
 from drillhall.reports.history import LIFECYCLE_TIMES, IncidentRecord
 from drillhall.reports.incident_values import check_lifecycle
 
@@ -80,9 +85,15 @@ class Impact:
     """What users of the target saw, measured from the drill's load.
 
     ``requests`` and ``failed`` are sums over every ``load_stats`` event.
-    ``budget_used`` is the failed share of the error budget the plan's
-    availability SLO allows for those requests (1.0 is the whole budget, more
-    is a breach); ``None`` without the plan or without that SLO.
+    ``budget_used`` is the failed share of the error budget the availability
+    SLO allows for those requests (1.0 is the whole budget, more is a breach);
+    ``None`` without the plan or without that SLO.
+
+    There is one figure for each of these, and every report reads it here: when
+    the drill is scored, it is the score's (``DrillScore.slo``, measured with
+    the SLOs of the run as the runner resolved them from the plan and the run's
+    configuration); without a score, it is measured here the same way, with
+    the plan's SLOs. So the score's SLO part and the impact never disagree.
     """
 
     requests: int
@@ -94,7 +105,7 @@ class Impact:
     latency_p95_ms: float | None
     """The 95th percentile of the per-second p95 latencies during the fault."""
     latency_within_slo: float | None
-    """Share of seconds whose p95 latency met the plan's latency SLO."""
+    """Share of seconds whose p95 latency met the latency SLO."""
     started: datetime | None
     """The impact window opens with the injection ..."""
     ended: datetime | None
@@ -102,9 +113,9 @@ class Impact:
     users: int | None
     """Simulated users of the plan's load (``None`` without the plan's load)."""
     availability: float | None
-    """The plan's availability SLO, e.g. 0.95."""
+    """The availability SLO the budget is measured against, e.g. 0.95."""
     latency_below_ms: float | None
-    """The plan's latency SLO: the p95 stays below this many milliseconds."""
+    """The latency SLO: the p95 stays below this many milliseconds."""
 
     @property
     def window_seconds(self) -> float | None:
@@ -127,10 +138,12 @@ class DrillFacts:
     ``phases`` holds TTD, TTA, TTM and TTR in seconds (``None`` for a phase that
     never ended), measured as ``drillhall.drills.score.phase_seconds`` measures
     them. ``score`` is ``score_drill`` run again with the plan's expectations,
-    runbook and SLOs: the same numbers the runner printed. ``predicted`` holds
-    the simulator's TTD, TTA, TTM and TTR (seconds) for the fault the plan's
-    expectations name, and ``percentiles`` the share of those simulated
-    incidents (0 to 100) that were faster than the team.
+    runbook and SLOs: the same numbers the runner printed; ``None`` without the
+    plan, and for a drill whose fault was never injected (the runner scores
+    only a drill whose steady state held, and then injects at once).
+    ``predicted`` holds the simulator's TTD, TTA, TTM and TTR (seconds) for the
+    fault the plan's expectations name, and ``percentiles`` the share of those
+    simulated incidents (0 to 100) that were faster than the team.
     """
 
     record: DrillRecord
@@ -167,6 +180,29 @@ class DrillFacts:
         """The drill's events of one kind, in time order."""
         return [event for event in self.events if event.kind == kind]
 
+    def offset(self, moment: datetime) -> str:
+        """``moment`` on the fault's clock, such as ``T+1:02``."""
+        return offset_text(self.since_origin(moment))
+
+    @property
+    def step_titles(self) -> dict[int, str]:
+        """The plan's runbook steps by number (empty without the plan)."""
+        if self.plan is None:
+            return {}
+        return {step.number: step.title for step in self.plan.loaded_runbook.steps}
+
+    def describe(self, event: TimelineEvent) -> str:
+        """One of the drill's events in words, its runbook steps by title."""
+        return describe_event(event, self.step_titles)
+
+    @property
+    def points(self) -> tuple[float, float] | None:
+        """The score as points and out-of: ``score``'s when there is one, else
+        as the runner recorded it; ``None`` for a drill that was not scored."""
+        if self.score is not None:
+            return self.score.points, self.score.out_of
+        return self.recorded_score
+
 
 def drill_facts(timeline: Timeline, drill: str) -> DrillFacts:
     """Gather the facts of ``drill`` from ``timeline``.
@@ -179,10 +215,12 @@ def drill_facts(timeline: Timeline, drill: str) -> DrillFacts:
     events = timeline.events(drill)
     plan, plan_note = reload_plan(record)
 
-    score = _rescore(plan, record, events) if plan is not None else None
-    predicted, predicted_for = _prediction(plan) if plan else (None, None)
     phases = phase_seconds(events)
     first = first_times(events)
+    injected = "injected" in first
+    scored = _rescore(plan, record, events) if plan and injected else None
+    score = scored[0] if scored is not None else None
+    predicted, predicted_for = _prediction(plan) if plan else (None, None)
 
     logger.debug("drill %s: %d events, plan %s", drill, len(events), plan_note or "ok")
     return DrillFacts(
@@ -195,7 +233,7 @@ def drill_facts(timeline: Timeline, drill: str) -> DrillFacts:
         score=score,
         recorded_score=_recorded_score(events),
         load=_load_seconds(events),
-        impact=_impact(plan, events),
+        impact=_impact(plan, events, scored),
         predicted=predicted,
         predicted_for=predicted_for,
         percentiles=_percentiles(phases, predicted),
@@ -311,15 +349,16 @@ def reload_plan(record: DrillRecord) -> tuple[DrillPlan | None, str | None]:
 
 def _rescore(
     plan: DrillPlan, record: DrillRecord, events: list[TimelineEvent]
-) -> DrillScore | None:
-    """The score as the runner computed it: same spec, same events."""
+) -> tuple[DrillScore, DrillSpec] | None:
+    """The score as the runner computed it (same spec, same events), and the
+    spec whose SLOs it was measured against."""
     configuration = record.details.get("configuration") or {}
     try:
         spec = spec_from_plan(plan, dict(configuration))
     except DrillhallError as error:
         logger.warning("drill %s cannot be scored again: %s", record.id, error)
         return None
-    return score_drill(
+    score = score_drill(
         events,
         expected=spec.expected,
         runbook_steps=len(spec.runbook),
@@ -327,6 +366,7 @@ def _rescore(
         latency_below=spec.latency_below,
         predicted=spec.predicted,
     )
+    return score, spec
 
 
 def _prediction(
@@ -376,11 +416,22 @@ def _load_seconds(events: list[TimelineEvent]) -> list[LoadSecond]:
     ]
 
 
-def _impact(plan: DrillPlan | None, events: list[TimelineEvent]) -> Impact:
-    slos = plan.slos if plan else None
-    availability = slos.availability if slos else None
-    latency_below = slos.latency.below if slos and slos.latency else None
-    slo = score_slo(events, availability, latency_below)
+def _impact(
+    plan: DrillPlan | None,
+    events: list[TimelineEvent],
+    scored: tuple[DrillScore, DrillSpec] | None,
+) -> Impact:
+    """The impact, its SLO figures the score's when there is one (see
+    ``Impact``), else measured with the plan's SLOs."""
+    if scored is not None:
+        score, spec = scored
+        availability, latency_below = spec.availability, spec.latency_below
+        slo = score.slo
+    else:
+        slos = plan.slos if plan else None
+        availability = slos.availability if slos else None
+        latency_below = slos.latency.below if slos and slos.latency else None
+        slo = score_slo(events, availability, latency_below)
 
     first = first_times(events)
     users = plan.load.users if plan and plan.load else None

@@ -1,6 +1,7 @@
 """The figures of a drill report: its timeline, and its times against a prediction.
 
-The timeline is three panels on one time axis (seconds from the injection):
+The timeline is three panels on one time axis, the fault's clock (``T+m:ss``
+from the injection, as the report's tables and the postmortem time events):
 the lifecycle phases as bars with the runbook steps marked beneath them, then
 the load's error rate, then its p50 and p95 latency. Lifecycle events are
 named along the top and drawn as faint lines through every panel, so a reader
@@ -22,6 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from drillhall.drills.score import PHASE_EVENTS
+from drillhall.reports.drill_events import offset_text
 from drillhall.reports.drill_facts import DrillFacts
 from drillhall.simulator.durations import format_duration
 from drillhall.simulator.lifecycle import PHASE_NAMES
@@ -87,10 +89,11 @@ def timeline_figure(facts: DrillFacts) -> Figure:
     _mark_events(figure, (phases, errors, latency), facts)
 
     latency.set_xlim(start, end)
-    latency.xaxis.set_major_formatter(FuncFormatter(_clock))
-    latency.set_xlabel("time from the injection (minutes:seconds)")
-    errors.legend(loc="upper right", fontsize="small")
-    latency.legend(loc="upper right", fontsize="small")
+    latency.xaxis.set_major_formatter(FuncFormatter(_offset_tick))
+    latency.set_xlabel("time from the injection (T+minutes:seconds)")
+    for axes in (errors, latency):
+        if axes.get_legend_handles_labels()[0]:  # nothing to name without load
+            axes.legend(loc="upper right", fontsize="small")
     return figure
 
 
@@ -354,10 +357,9 @@ def _mark_events(figure: Figure, panels: tuple[Axes, ...], facts: DrillFacts) ->
         label.set_horizontalalignment("left")
 
 
-def _clock(seconds: float, _: object = None) -> str:
-    sign = "-" if seconds < 0 else ""
-    minutes, rest = divmod(round(abs(seconds)), 60)
-    return f"{sign}{minutes}:{rest:02d}"
+def _offset_tick(seconds: float, _: object = None) -> str:
+    # Ticks fall on round seconds, but as floats (59.999…): round them first.
+    return offset_text(round(seconds))
 
 
 def _log_ticks(low: float, high: float) -> list[float]:

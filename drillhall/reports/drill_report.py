@@ -6,6 +6,10 @@ The report is rendered from ``DrillFacts`` only, as a self-contained HTML page
 timeline chart, the score with its rubric, runbook adherence, SLO impact, the
 team's times within the simulator's prediction, and the events. A part that
 needs the plan says so when the plan file is gone.
+
+Events are worded and timed as the postmortem draft words and times them
+(``DrillFacts.describe`` and ``DrillFacts.offset``: ``T+1:02`` from the
+injection), and the error budget is the one figure ``DrillFacts.impact`` holds.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from matplotlib.figure import Figure
 from drillhall.drills.score import RUBRIC, DrillScore, RunbookScore, score_runbook
 from drillhall.drills.timeline import DrillRecord, TimelineEvent
 from drillhall.errors import InputError
+from drillhall.reports.drill_events import rollback_succeeded, utc_text
 from drillhall.reports.drill_facts import DrillFacts
 from drillhall.reports.drill_plots import (
     PHASE_LABELS,
@@ -59,7 +64,6 @@ RUBRIC_RULE: Final = (
     "the SLO part is the share of the error budget kept and of seconds within "
     "the latency SLO."
 )
-_SUMMARY_LIMIT: Final = 120
 
 
 @dataclass(frozen=True)
@@ -147,10 +151,12 @@ def report_context(
         "drill": rows(_drill_rows(facts)),
         "timeline_figure": figures.get("timeline"),
         "score": _score_context(facts, rows),
+        "no_score": _no_score(facts),
         "runbook": _runbook_context(facts, rows),
         "impact": rows(_impact_rows(facts)),
         "prediction": _prediction_context(facts, figures, rows),
         "events": rows(_event_rows(facts)),
+        "clock": _clock_note(facts),
         "load_seconds": len(facts.load),
     }
 
@@ -158,17 +164,17 @@ def report_context(
 def summary_lines(facts: DrillFacts) -> list[str]:
     """A few lines for the terminal: status, score, times, impact."""
     lines = [f"drill {facts.id} ({facts.record.plan}): {facts.record.status}"]
-    if facts.score is not None:
-        parts = ", ".join(
-            f"{RUBRIC[key][0]} {points:g}/{RUBRIC[key][1]:g}"
-            for key, points in _points(facts.score).items()
-        )
-        lines.append(
-            f"score {facts.score.points:.1f} / {facts.score.out_of:.0f}: {parts}"
-        )
-    elif facts.recorded_score is not None:
-        points, out_of = facts.recorded_score
-        lines.append(f"score {points:.1f} / {out_of:.0f} (as recorded by the runner)")
+    if facts.points is not None:
+        points, out_of = facts.points
+        line = f"score {points:.1f} / {out_of:.0f}"
+        if facts.score is not None:
+            line += ": " + ", ".join(
+                f"{RUBRIC[key][0]} {part:g}/{RUBRIC[key][1]:g}"
+                for key, part in _points(facts.score).items()
+            )
+        else:
+            line += " (as recorded by the runner)"
+        lines.append(line)
     lines.append(
         "  ".join(
             f"{phase.upper()} {duration(facts.phases[phase])}" for phase in PHASES
@@ -243,9 +249,11 @@ def _rollback_row(facts: DrillFacts) -> Row:
     done = facts.of_kind("rolled_back")
     if not done:
         return Row(("rollback", "none recorded"))
-    payload = done[-1].payload
-    if payload.get("succeeded"):
+    succeeded = rollback_succeeded(done[-1])
+    if succeeded:
         return Row(("rollback", "done, the steady state holds again"), "good")
+    if succeeded is None:
+        return Row(("rollback", "finished; its outcome was not recorded"))
     return Row(("rollback", "ran but did not succeed"), "bad")
 
 
@@ -278,6 +286,7 @@ def _score_context(facts: DrillFacts, rows: Escape) -> dict[str, Any] | None:
             )
         )
     runbook, slo = score.runbook, score.slo
+    budget_used = facts.impact.budget_used  # the score's own figure, see Impact
     table.append(
         Row(
             (
@@ -294,7 +303,7 @@ def _score_context(facts: DrillFacts, rows: Escape) -> dict[str, Any] | None:
         Row(
             (
                 "SLO",
-                f"{format_share(slo.budget_used)} of the error budget",
+                f"{format_share(budget_used)} of the error budget",
                 "within the error budget and latency SLO",
                 f"{slo.points:g}",
                 f"{slo.out_of:g}",
@@ -309,6 +318,15 @@ def _score_context(facts: DrillFacts, rows: Escape) -> dict[str, Any] | None:
         "rule": RUBRIC_RULE,
         "guardrails": score.guardrails_tripped,
     }
+
+
+def _no_score(facts: DrillFacts) -> str:
+    """Why the drill has no score."""
+    if facts.plan is None:
+        return "it needs the plan's expectations, runbook and SLOs"
+    if "injected" not in facts.times:
+        return "the drill injected no fault, so there was nothing to score"
+    return "the plan no longer resolves into the run it scored (a warning says why)"
 
 
 def _points(score: DrillScore) -> dict[str, float]:
@@ -329,9 +347,11 @@ def _tone(points: float, out_of: float) -> str:
 
 
 def _runbook_context(facts: DrillFacts, rows: Escape) -> dict[str, Any]:
-    adherence = facts.score.runbook if facts.score else score_runbook(facts.events, 0)
-    titles = _step_titles(facts)
-    known = facts.score is not None
+    titles = facts.step_titles
+    known = facts.plan is not None
+    adherence = (
+        facts.score.runbook if facts.score else score_runbook(facts.events, len(titles))
+    )
 
     summary = [
         Row(("steps in the runbook", str(adherence.steps) if known else "unknown")),
@@ -354,12 +374,6 @@ def _runbook_context(facts: DrillFacts, rows: Escape) -> dict[str, Any]:
         "summary": rows(summary),
         "steps": rows(_step_rows(facts, adherence, titles)),
     }
-
-
-def _step_titles(facts: DrillFacts) -> dict[int, str]:
-    if facts.plan is None:
-        return {}
-    return {step.number: step.title for step in facts.plan.loaded_runbook.steps}
 
 
 def _step_rows(
@@ -393,7 +407,7 @@ def _step_rows(
                     status,
                     check,
                     duration(seconds),
-                    _offset(facts.since_origin(event.at)) if event else "–",
+                    facts.offset(event.at) if event else "–",
                     str(event.payload.get("by") or event.source) if event else "–",
                 ),
                 tone,
@@ -512,14 +526,15 @@ def _prediction_context(
 
 
 def _event_rows(facts: DrillFacts) -> list[Row]:
+    """Every event but the load's seconds (drawn in the timeline), worded as
+    the postmortem words them."""
     return [
         Row(
             (
-                _offset(facts.since_origin(event.at)),
-                f"{event.at:%H:%M:%S.%f}"[:-3],
+                utc_text(event.at),
+                facts.offset(event.at),
                 event.source,
-                event.kind,
-                event_summary(event),
+                facts.describe(event),
             ),
             "bad" if event.kind == "guardrail_tripped" else "",
         )
@@ -528,57 +543,21 @@ def _event_rows(facts: DrillFacts) -> list[Row]:
     ]
 
 
-def event_summary(event: TimelineEvent) -> str:
-    """One line saying what an event's payload holds, for tables."""
-    payload = event.payload
-    if event.kind == "drill_started":
-        text = f"plan {payload.get('plan', '?')}"
-    elif event.kind == "runbook_step":
-        text = f"step {payload.get('step', '?')} {payload.get('status', 'done')}"
-        if "check" in payload:
-            text += f", check {_check_text(payload)}"
-        if payload.get("error"):
-            text += f": {payload['error']}"
-    elif event.kind == "score":
-        text = f"{payload.get('points')} / {payload.get('out_of')}"
-    elif event.kind == "steady_state_checked":
-        text = "steady state met" if payload.get("met") else "steady state not met"
-    elif event.kind == "rolled_back":
-        text = "succeeded" if payload.get("succeeded") else "did not succeed"
-    else:
-        keys = ("summary", "why", "text", "title", "status")
-        text = _first_of(payload, keys) or _scalars(payload)
-    if payload.get("by") and event.kind != "runbook_step":
-        text = f"{text} (by {payload['by']})" if text else f"by {payload['by']}"
-    text = " ".join(text.split())
-    return text if len(text) <= _SUMMARY_LIMIT else text[: _SUMMARY_LIMIT - 1] + "…"
-
-
-def _first_of(payload: dict[str, Any], keys: tuple[str, ...]) -> str | None:
-    for key in keys:
-        if isinstance(payload.get(key), str) and payload[key]:
-            return str(payload[key])
-    return None
-
-
-def _scalars(payload: dict[str, Any]) -> str:
-    return ", ".join(
-        f"{key}={value}"
-        for key, value in payload.items()
-        if isinstance(value, str | int | float | bool) and key != "by"
-    )
-
-
 # Text
 
 
+def _clock_note(facts: DrillFacts) -> str:
+    """Where the fault's clock starts, as the postmortem says it."""
+    zero = (
+        "the injection"
+        if "injected" in facts.times
+        else "the drill's start (no fault was injected)"
+    )
+    return f"T+ counts from {zero} at {_clock(facts.origin)}"
+
+
 def _clock(moment: datetime) -> str:
-    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
-
-
-def _offset(seconds: float) -> str:
-    sign = "−" if seconds < 0 else "+"
-    return f"{sign}{duration(abs(seconds))}" if abs(seconds) >= 0.001 else "0s"
+    return f"{utc_text(moment)} UTC"
 
 
 def _markdown_cell(text: str) -> str:

@@ -16,7 +16,8 @@ which finds the ones left unfilled).
 
 Times are UTC and each is also given as ``T+m:ss`` from the fault's start (the
 injection for a drill, the start for an incident): one clock for events, log
-lines and metric points alike.
+lines and metric points alike, and the one the drill report uses too (see
+``drillhall.reports.drill_events``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Final, Literal
 
+from drillhall.reports.drill_events import offset_text, utc_text
 from drillhall.reports.evidence import LogLine, MetricSeries, SeriesSummary, summarise
 from drillhall.reports.fishbone import CATEGORIES
 from drillhall.reports.history import LIFECYCLE_TIMES, IncidentRecord
@@ -168,22 +170,7 @@ class PostmortemDraft:
         return (moment - self.origin).total_seconds()
 
 
-# The fault's clock, and links
-
-
-def offset_text(seconds: float) -> str:
-    """``T+0:33``, ``T+1:02:03``, ``T-0:05``: a time on the fault's clock, in
-    whole seconds (a moment less than a second before the fault is ``T+0:00``)."""
-    hours, rest = divmod(int(abs(seconds)), 3600)
-    minutes, whole = divmod(rest, 60)
-    sign = "-" if seconds < 0 and (hours or rest) else "+"
-    if hours:
-        return f"T{sign}{hours}:{minutes:02d}:{whole:02d}"
-    return f"T{sign}{minutes}:{whole:02d}"
-
-
-def utc_text(moment: datetime) -> str:
-    return f"{moment:%Y-%m-%d %H:%M:%S}"
+# Numbers and links
 
 
 def number_text(value: float | None) -> str:
@@ -357,12 +344,12 @@ def incident_draft(
 def _incident_summary(record: IncidentRecord) -> list[str]:
     severity = f"SEV{record.severity} " if record.severity is not None else ""
     service = f" on {record.service}" if record.service else ""
-    team = f", owned by {record.team}" if record.team else ""
+    team = f", owned by {record.team}," if record.team else ""
     opening = (
-        f'{severity}Incident {record.id} "{record.title}"{service}{team} started '
+        f'{severity}incident {record.id} "{record.title}"{service}{team} started '
         f"at {utc_text(record.started)} UTC."
     )
-    sentences = [opening]
+    sentences = [opening[0].upper() + opening[1:]]
     for name in LIFECYCLE_TIMES[1:]:
         moment = getattr(record, name)
         if moment is None:

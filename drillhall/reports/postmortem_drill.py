@@ -7,6 +7,11 @@ errors began and ended, the first whys, the causes the data shows, what went
 well and badly against the expectations and the simulator's prediction, the
 resolution steps and the action items the problems suggest. The draft model
 and what drills share with incidents are in ``drillhall.reports.postmortem``.
+
+Events are worded and timed as the drill report words and times them
+(``DrillFacts.describe``, ``DrillFacts.offset``), and every figure of the
+error budget is the one ``DrillFacts.impact`` holds: the score's, when the
+drill is scored.
 """
 
 from __future__ import annotations
@@ -20,6 +25,11 @@ from typing import Final
 from drillhall.drills.plan import DrillPlan
 from drillhall.drills.score import PHASE_EVENTS, DrillScore
 from drillhall.drills.timeline import TimelineEvent
+from drillhall.reports.drill_events import (
+    rollback_succeeded,
+    step_text,
+    utc_text,
+)
 from drillhall.reports.drill_facts import DrillFacts, LoadSecond
 from drillhall.reports.evidence import LogLine, MetricSeries, summarise
 from drillhall.reports.postmortem import (
@@ -33,8 +43,6 @@ from drillhall.reports.postmortem import (
     evidence_entries,
     file_link,
     metric_causes,
-    offset_text,
-    utc_text,
 )
 from drillhall.reports.render import duration, format_share
 from drillhall.simulator.lifecycle import PHASES
@@ -153,10 +161,8 @@ class _DrillReading:
             if detected
             else None
         )
-        plan = facts.plan
-        steps = plan.loaded_runbook.steps if plan else []
-        self.steps = {step.number: step.title for step in steps}
-        self.runbook = runbook_link(plan, folder) if plan else None
+        self.steps = facts.step_titles
+        self.runbook = runbook_link(facts.plan, folder) if facts.plan else None
         # The seconds with failed requests during the impact (up to the
         # mitigation), and any after it (a rollback may cause a few).
         mitigated = facts.times.get("mitigated")
@@ -169,11 +175,10 @@ class _DrillReading:
         self.failing_after = failing[len(self.failing) :]
 
     def at(self, moment: datetime) -> str:
-        return offset_text(self.facts.since_origin(moment))
+        return self.facts.offset(moment)
 
     def step(self, number: int) -> str:
-        title = self.steps.get(number)
-        return f'step {number} "{title}"' if title else f"step {number}"
+        return step_text(number, self.steps)
 
     def step_of(self, event: TimelineEvent) -> str:
         return self.step(int(event.payload.get("step", 0)))
@@ -215,8 +220,8 @@ class _DrillReading:
                 f"{impact.failed} of the {impact.requests} requests of the drill's "
                 f"load failed ({format_share(impact.error_rate)})."
             )
-        score = facts.recorded_score
-        scored = f" with a score of {score[0]:g} of {score[1]:g}" if score else ""
+        points = facts.points
+        scored = f" with a score of {points[0]:.1f} of {points[1]:g}" if points else ""
         sentences.append(f"The drill {self.status()}{scored}.")
         return sentences
 
@@ -309,9 +314,9 @@ class _DrillReading:
             return f"unknown: {unknown}"
         allowed = (1 - availability) * impact.requests
         return (
-            f"against the plan's availability SLO of "
-            f"{format_share(availability, 2)}, {allowed:.1f} of the drill's "
-            f"{impact.requests} requests may fail; {impact.failed} did"
+            f"against the plan's availability SLO of {100 * availability:g}%, "
+            f"{allowed:.1f} of the drill's {impact.requests} requests may fail; "
+            f"{impact.failed} did"
         )
 
     # Timeline and resolution
@@ -322,7 +327,7 @@ class _DrillReading:
                 event.at,
                 self.facts.since_origin(event.at),
                 event.source,
-                self.describe(event),
+                self.facts.describe(event),
                 "event",
             )
             for event in self.facts.events
@@ -359,50 +364,9 @@ class _DrillReading:
             for second, what in entries
         ]
 
-    def describe(self, event: TimelineEvent) -> str:
-        payload, kind = event.payload, event.kind
-        by = f" by {payload['by']}" if payload.get("by") else ""
-        if kind == "runbook_step":
-            return "runbook " + self.step_done(event)
-        if kind == "steady_state_checked":
-            met = "not met" if payload.get("met") is False else "met"
-            return f"steady state checked: {met}"
-        if kind == "rolled_back":
-            ok = "succeeded" if payload.get("succeeded", True) else "did not succeed"
-            return f"rollback {ok}"
-        if kind == "score":
-            return f"scored {payload.get('points')} of {payload.get('out_of')}"
-        detail = {
-            "drill_started": payload.get("plan"),
-            "injected": payload.get("title"),
-            "note": payload.get("text"),
-            "guardrail_tripped": payload.get("why") or payload.get("guardrail"),
-            "rolling_back": payload.get("title"),
-            "drill_ended": payload.get("status"),
-        }.get(kind, payload.get("summary"))
-        words = {"injected": "fault injected", "rolling_back": "rollback started"}
-        text = words.get(kind, kind.replace("_", " ")) + by
-        return f"{text}: {detail}" if detail else text
-
-    def step_done(self, event: TimelineEvent) -> str:
-        payload = event.payload
-        status = str(payload.get("status", "done"))
-        if payload.get("check") is True:
-            status += ", check passed"
-        elif payload.get("check") is False:
-            error = f" ({payload['error']})" if payload.get("error") else ""
-            status += f", check failed{error}"
-        by = f" by {payload['by']}" if payload.get("by") else ""
-        return f"{self.step_of(event)} {status}{by}"
-
     def resolution(self) -> list[Step]:
         return [
-            Step(
-                event.at,
-                self.step_done(event)
-                if event.kind == "runbook_step"
-                else self.describe(event),
-            )
+            Step(event.at, self.facts.describe(event))
             for event in self.facts.events
             if event.kind in _RESOLUTION_KINDS
         ]
@@ -439,7 +403,7 @@ class _DrillReading:
         experiment = Path(str(self.facts.record.details.get("experiment") or "")).name
         by = f" by the experiment {experiment}" if experiment else ""
         injected = (
-            f'The fault "{self.fault}" was injected at T+0:00 '
+            f'The fault "{self.fault}" was injected at {self.at(self.facts.origin)} '
             f"({utc_text(self.facts.origin)} UTC){by}."
             if "injected" in self.facts.times
             else f"The fault was never injected: the drill {self.status()}."
@@ -558,11 +522,12 @@ class _DrillReading:
 
         # The rollback is in the timeline, with or without the plan.
         rolled = self.facts.of_kind("rolled_back")
-        if rolled and rolled[-1].payload.get("succeeded", True):
+        succeeded = rollback_succeeded(rolled[-1]) if rolled else None
+        if rolled and succeeded:
             well.append(f"The fault was rolled back at {self.at(rolled[-1].at)}.")
-        elif rolled:
+        elif rolled and succeeded is False:
             badly.append(f"The rollback at {self.at(rolled[-1].at)} did not succeed.")
-        elif self.facts.of_kind("rolling_back"):
+        elif not rolled and self.facts.of_kind("rolling_back"):
             badly.append("The rollback did not complete.")
         return well, badly
 
@@ -598,11 +563,11 @@ class _DrillReading:
                 "and every check passed."
             )
 
-        slo = score.slo
-        if slo.budget_used is not None:
-            (well if slo.budget_used <= 1 else badly).append(
-                f"The drill used {format_share(slo.budget_used, 0)} of its error "
-                f"budget ({self.budget_how()})."
+        slo, used = score.slo, self.facts.impact.budget_used
+        if used is not None:
+            (well if used <= 1 else badly).append(
+                f"The drill used {format_share(used)} of its error budget "
+                f"({self.budget_how()})."
             )
         if slo.latency_within_slo is not None:
             (well if slo.latency_within_slo >= 1 else badly).append(
@@ -644,11 +609,11 @@ class _DrillReading:
                     "No alert fired: add one that detects this fault", "alert", None
                 )
             )
-        used = self.score.slo.budget_used if self.score else None
+        used = self.facts.impact.budget_used
         if used is not None and used > 1:
             actions.append(
                 SuggestedAction(
-                    f"The drill used {format_share(used, 0)} of its error budget: "
+                    f"The drill used {format_share(used)} of its error budget: "
                     f'make recovery from "{self.fault}" automatic or faster',
                     "automation",
                     self.runbook,

@@ -20,24 +20,14 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, Final
 
 import sqlalchemy as sa
 
-from drillhall.database import (
-    SCHEMA_LOCK,
-    UTCDateTime,
-    access_problem,
-    create_engine,
-    lock_schema,
-    resolve_url,
-    transaction,
-    without_password,
-)
+from drillhall.database import SCHEMA_LOCK, Database, UTCDateTime
 from drillhall.drills.timeline import Timeline
 from drillhall.errors import DrillhallError, InputError
 from drillhall.reports.drill_facts import drill_incidents
@@ -148,11 +138,7 @@ _actions = sa.Table(
 )
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-class Store:
+class Store(Database):
     """Incidents, drills, postmortems and action items in one database.
 
     ``url`` is any SQLAlchemy URL; ``None`` takes ``$DRILLHALL_DB``, else
@@ -161,32 +147,11 @@ class Store:
     created and closed.
     """
 
-    def __init__(
-        self, url: str | None = None, *, clock: Callable[[], datetime] = _now
-    ) -> None:
-        self.url, self._source = resolve_url(url)
-        self._clock = clock
-        self._shown_url = without_password(self.url)
-        self._engine = create_engine(self.url, role="history", source=self._source)
-        try:
-            with self._transaction("open", write=True) as connection:
-                lock_schema(connection)
-                _metadata.create_all(connection)
-                self._check_schema(connection)
-        except DrillhallError:
-            self._engine.dispose()
-            raise
-        logger.debug("history database %s is open", self._shown_url)
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the database connections; the object is unusable afterwards."""
-        self._engine.dispose()
+    role = "history"
+    metadata = _metadata
+    error = StoreError
+    # Numbering incidents and refusing duplicates read before they write.
+    write_lock = _WRITE_LOCK
 
     # Incidents and drills
 
@@ -454,7 +419,7 @@ class Store:
     def postmortem_for(self, incident: str) -> PostmortemRecord | None:
         """The incident's postmortem, or ``None`` when none was drafted."""
         with self._transaction("read") as connection:
-            return self._postmortem_in(connection, _incident_key(incident))
+            return self._postmortem_in(connection, incident_key(incident))
 
     def postmortems(self) -> list[PostmortemRecord]:
         """Every postmortem, in the order they were first drafted."""
@@ -554,33 +519,12 @@ class Store:
                 )
             query = query.where(_actions.c.status == status)
         if incident is not None:
-            query = query.where(_actions.c.incident == _incident_key(incident))
+            query = query.where(_actions.c.incident == incident_key(incident))
 
         with self._transaction("read") as connection:
             return [_action_item(row) for row in connection.execute(query)]
 
     # The database
-
-    @contextmanager
-    def _transaction(
-        self, verb: str, *, write: bool = False
-    ) -> Iterator[sa.Connection]:
-        """A transaction that commits when the block ends; writers queue.
-
-        On SQLite a writer begins with ``BEGIN IMMEDIATE``; on PostgreSQL it
-        takes an advisory lock, so that numbering incidents and checking for
-        duplicates never race another writer.
-        """
-        try:
-            with transaction(self._engine, write=write) as connection:
-                if write and connection.dialect.name == "postgresql":
-                    lock = sa.func.pg_advisory_xact_lock(_WRITE_LOCK)
-                    connection.execute(sa.select(lock))
-                yield connection
-        except sa.exc.OperationalError as error:
-            raise StoreError(
-                access_problem(verb, "history", self.url, error)
-            ) from error
 
     def _write_drill(
         self, connection: sa.Connection, drill: str, values: dict[str, Any]
@@ -615,6 +559,7 @@ class Store:
         return True
 
     def _check_schema(self, connection: sa.Connection) -> None:
+        """Record the history tables' version, or refuse a newer one."""
         query = sa.select(_schema.c.version).where(_schema.c.part == "history")
         version = connection.execute(query).scalar()
         if version is None:
@@ -699,7 +644,7 @@ class Store:
 
     @staticmethod
     def _incident_in(connection: sa.Connection, id: str) -> IncidentRecord | None:
-        query = sa.select(_incidents).where(_incidents.c.id == _incident_key(id))
+        query = sa.select(_incidents).where(_incidents.c.id == incident_key(id))
         row = connection.execute(query).first()
         return None if row is None else _incident_record(row)
 
@@ -791,7 +736,12 @@ def _check_changes(changes: str) -> None:
         )
 
 
-def _incident_key(id: str) -> str:
+def is_incident_id(id: str) -> bool:
+    """Whether ``id`` has the form of the store's own ids (``INC-7``)."""
+    return _INCIDENT_ID.fullmatch(id.strip()) is not None
+
+
+def incident_key(id: str) -> str:
     """``inc-7`` and ``INC-7`` name the same incident; drill ids stay as given."""
     match = _INCIDENT_ID.fullmatch(id.strip())
     return f"{INCIDENT_PREFIX}{int(match.group(1))}" if match else id.strip()

@@ -1,8 +1,11 @@
 """Tests for ``drillhall.drills.timeline`` and the words of ``drill event``.
 
-Every test uses a database file in its own temporary folder. The concurrency
-tests start real processes with the "spawn" method; their targets live at module
-level so that the children can import them.
+Every test opens a fresh database. What the timeline promises on every backend
+runs twice through ``database_url``: on a SQLite file, then on a PostgreSQL
+database. SQLite's own set-up (pragmas, the URL's default file, a file that
+survives a killed writer) is tested on SQLite, the TRUNCATE trigger on
+PostgreSQL. The concurrency tests start real processes with the "spawn" method;
+their targets live at module level so that the children can import them.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from drillhall.drills.participants import participant_event
 from drillhall.drills.timeline import (
@@ -31,6 +35,8 @@ from drillhall.drills.timeline import (
     TimelineError,
 )
 from drillhall.errors import InputError
+from tests.servers import fresh_database
+from tests.test_database import SQLITE_SETTINGS, sqlite_settings
 
 T0 = datetime(2026, 12, 3, 14, 12, 5, 123456, tzinfo=UTC)
 SPAWN = multiprocessing.get_context("spawn")
@@ -39,14 +45,14 @@ EVENTS_PER_WRITER = 200
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'timeline.db'}"
+def timeline(database_url: str) -> Iterator[Timeline]:
+    with Timeline(database_url) as opened:
+        yield opened
 
 
 @pytest.fixture
-def timeline(url: str) -> Iterator[Timeline]:
-    with Timeline(url) as opened:
-        yield opened
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'timeline.db'}"
 
 
 @pytest.fixture
@@ -115,8 +121,8 @@ def test_drills_are_listed_newest_first(timeline: Timeline) -> None:
     assert [record.id for record in timeline.drills(limit=2)] == ids[:1:-1]
 
 
-def test_open_drills_are_those_whose_rollback_is_pending(url: str) -> None:
-    with Timeline(url) as timeline:
+def test_open_drills_are_those_whose_rollback_is_pending(database_url: str) -> None:
+    with Timeline(database_url) as timeline:
         old, new, clean = (
             timeline.start_drill(plan, at=later(n)).id
             for n, plan in enumerate(["old", "new", "clean"])
@@ -126,7 +132,7 @@ def test_open_drills_are_those_whose_rollback_is_pending(url: str) -> None:
         timeline.set_rollback_pending(clean, False)
 
     # A new process (here: a new Timeline) finds what a crashed one left open.
-    with Timeline(url) as reopened:
+    with Timeline(database_url) as reopened:
         assert [record.id for record in reopened.open_drills()] == [new, old]
         assert reopened.drill(old).rollback_pending
         reopened.set_rollback_pending(old, False)
@@ -157,8 +163,11 @@ def test_a_drill_ends_once_then_may_only_be_recovered(
 
     record = timeline.drill(drill)
     assert (record.status, record.ended) == ("recovered", later(10))
-    kinds = [event.kind for event in timeline.events(drill)]
-    assert kinds == ["drill_started", "drill_ended", "drill_ended"]
+    ended = [(e.kind, e.at, e.payload) for e in timeline.events(drill)[1:]]
+    assert ended == [
+        ("drill_ended", later(10), {"status": "interrupted"}),
+        ("drill_ended", later(600), {"status": "recovered"}),
+    ]
 
 
 @pytest.mark.parametrize("status", ["running", "done", ""])
@@ -175,23 +184,32 @@ def test_finish_refuses_other_statuses(
 # Events
 
 
-def test_events_round_trip_through_a_reopened_database(url: str) -> None:
+def test_events_round_trip_through_a_reopened_database(database_url: str) -> None:
+    berlin = timezone(timedelta(hours=1))
     payloads: list[dict[str, Any]] = [
         {},
         {"step": 3, "status": "done"},
         {"text": "réplica lags 🐢", "nested": {"list": [1, 2.5, None, True]}},
         {"p95_ms": 1e-9, "big": 2**60},
     ]
-    with Timeline(url) as timeline:
-        drill = timeline.start_drill("round-trip", at=T0).id
+    with Timeline(database_url) as timeline:
+        record = timeline.start_drill("round-trip", {"announced": False}, at=T0)
         written = [
-            timeline.record(drill, "note", "test", payload, at=later(n))
+            timeline.record(
+                record.id, "note", "test", payload, at=later(n).astimezone(berlin)
+            )
             for n, payload in enumerate(payloads, start=1)
         ]
 
-    with Timeline(url) as reopened:
-        assert reopened.events(drill)[1:] == written
-    assert [event.payload for event in written] == payloads
+    with Timeline(database_url) as reopened:
+        assert reopened.drill(record.id) == record
+        [started, *events] = reopened.events(record.id)
+    assert (started.kind, started.at) == ("drill_started", T0)
+    assert started.payload == {"plan": "round-trip", "details": {"announced": False}}
+    assert events == written
+    assert [event.payload for event in events] == payloads
+    assert [event.at for event in events] == [later(n) for n in range(1, 5)]
+    assert all(event.at.tzinfo is UTC for event in events)
 
 
 def test_events_come_in_time_order_then_in_the_order_written(
@@ -220,8 +238,8 @@ def test_times_are_stored_in_utc_with_microseconds(
     assert (stored.hour, stored.microsecond) == (14, 654321)
 
 
-def test_events_without_a_time_take_the_clock(url: str) -> None:
-    with Timeline(url, clock=lambda: later(42)) as timeline:
+def test_events_without_a_time_take_the_clock(database_url: str) -> None:
+    with Timeline(database_url, clock=lambda: later(42)) as timeline:
         drill = timeline.start_drill("clocked")
         event = timeline.record(drill.id, "acknowledged", "ana")
 
@@ -319,40 +337,55 @@ def test_an_empty_database_says_no_drill_was_started(timeline: Timeline) -> None
 # The database
 
 
-def test_events_cannot_be_changed_or_deleted_even_with_sql(
-    timeline: Timeline, drill: str, tmp_path: Path
-) -> None:
-    raw = sqlite3.connect(tmp_path / "timeline.db")
+def refused_changes(url: str, statements: list[str]) -> list[str]:
+    """The statements that the database refused as changing drill events,
+    run through a plain engine (none of the timeline's own code)."""
+    engine = sa.create_engine(url)
+    refused = []
     try:
-        for statement in (
-            "UPDATE drill_events SET kind = 'note'",
-            "DELETE FROM drill_events",
-        ):
-            with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-                raw.execute(statement)
+        for statement in statements:
+            try:
+                with engine.begin() as connection:
+                    connection.execute(sa.text(statement))
+            except sa.exc.DatabaseError as error:
+                if "append-only" in str(error):
+                    refused.append(statement)
     finally:
-        raw.close()
+        engine.dispose()
+    return refused
 
-    assert [event.kind for event in timeline.events(drill)] == ["drill_started"]
 
-
-def test_sqlite_is_set_up_for_concurrent_durable_writes(
-    timeline: Timeline, tmp_path: Path
+def test_events_cannot_be_changed_or_deleted_even_with_sql(
+    timeline: Timeline, drill: str, database_url: str
 ) -> None:
+    timeline.record(drill, "note", "ana", {"text": "keep me"})
+    statements = [
+        "UPDATE drill_events SET kind = 'note'",
+        "DELETE FROM drill_events",
+        "DELETE FROM drill_events WHERE source = 'ana'",
+    ]
+
+    assert refused_changes(database_url, statements) == statements
+    kinds = [event.kind for event in timeline.events(drill)]
+    assert kinds == ["drill_started", "note"]
+
+
+def test_events_cannot_be_truncated_on_postgresql(postgres_server_url: str) -> None:
+    # SQLite has no TRUNCATE; its DELETE without WHERE is refused above.
+    url = fresh_database(postgres_server_url)
+    truncate = "TRUNCATE drill_events CASCADE"
+    with Timeline(url) as timeline:
+        drill = timeline.start_drill("primary-down", at=T0).id
+
+        assert refused_changes(url, [truncate]) == [truncate]
+        assert [event.kind for event in timeline.events(drill)] == ["drill_started"]
+
+
+def test_sqlite_is_set_up_for_concurrent_durable_writes(sqlite_url: str) -> None:
     # NOTE: reads the engine, a private part, because these settings are the
     # module's promise to operators and have no other observable effect here.
-    with timeline._engine.connect() as connection:
-        settings = {
-            name: connection.exec_driver_sql(f"PRAGMA {name}").scalar()
-            for name in ("journal_mode", "synchronous", "busy_timeout", "foreign_keys")
-        }
-
-    assert settings == {
-        "journal_mode": "wal",
-        "synchronous": 2,  # FULL
-        "busy_timeout": 10_000,
-        "foreign_keys": 1,
-    }
+    with Timeline(sqlite_url) as timeline:
+        assert sqlite_settings(timeline._engine) == SQLITE_SETTINGS
 
 
 def test_the_url_comes_from_the_environment_then_the_current_folder(
@@ -428,9 +461,9 @@ def run_children(
 
 
 def test_concurrent_writers_in_separate_processes_lose_no_event(
-    timeline: Timeline, drill: str, url: str
+    timeline: Timeline, drill: str, database_url: str
 ) -> None:
-    run_children(append_events, lambda writer: (url, drill, writer))
+    run_children(append_events, lambda writer: (database_url, drill, writer))
 
     events = timeline.events(drill)[1:]
     assert len(events) == WRITERS * EVENTS_PER_WRITER
@@ -444,20 +477,24 @@ def test_concurrent_writers_in_separate_processes_lose_no_event(
         assert numbers == list(range(EVENTS_PER_WRITER))
 
 
-def test_processes_may_create_the_database_at_the_same_time(url: str) -> None:
-    run_children(open_fresh_database, lambda writer: (url,))
+def test_processes_may_create_the_database_at_the_same_time(
+    database_url: str,
+) -> None:
+    run_children(open_fresh_database, lambda writer: (database_url,))
 
-    with Timeline(url) as timeline:
+    with Timeline(database_url) as timeline:
         drills = timeline.drills()
         assert len(drills) == WRITERS
         assert all(len(timeline.events(record.id)) == 2 for record in drills)
 
 
 def test_a_killed_writer_leaves_every_committed_event_readable(
-    timeline: Timeline, drill: str, url: str, tmp_path: Path
+    timeline: Timeline, drill: str, database_url: str
 ) -> None:
     receiving, sending = SPAWN.Pipe(duplex=False)
-    child = SPAWN.Process(target=append_until_killed, args=(url, drill, sending))
+    child = SPAWN.Process(
+        target=append_until_killed, args=(database_url, drill, sending)
+    )
     child.start()
     sending.close()
 
@@ -472,17 +509,19 @@ def test_a_killed_writer_leaves_every_committed_event_readable(
             break
 
     assert child.exitcode == -signal.SIGKILL
-    with Timeline(url) as reopened:
+    with Timeline(database_url) as reopened:
         events = reopened.events(drill)[1:]
         assert {event.id for event in events} >= set(committed)
         numbers = [event.payload["number"] for event in events]
         assert numbers == list(range(len(numbers)))
         reopened.record(drill, "note", "survivor", {"text": "still writable"})
-    raw = sqlite3.connect(tmp_path / "timeline.db")
-    try:
-        assert raw.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    finally:
-        raw.close()
+    if database_url.startswith("sqlite:///"):
+        # A SQLite file must be whole too, not only readable through the timeline.
+        raw = sqlite3.connect(database_url.removeprefix("sqlite:///"))
+        try:
+            assert raw.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        finally:
+            raw.close()
 
 
 # The words of `drillhall drill event`

@@ -11,6 +11,7 @@ import pytest
 
 from drillhall.drills.timeline import Timeline
 from drillhall.errors import InputError
+from drillhall.reports.drill_events import describe_event, offset_text
 from drillhall.reports.drill_facts import drill_facts
 from tests.conftest import ROOT
 
@@ -125,6 +126,7 @@ def test_the_recomputed_score_is_the_runners(example_drill):
         assert facts.score.phases[phase].expected == pytest.approx(part["expected"])
     assert facts.score.runbook.done == printed["runbook_done"]
     assert facts.score.slo.budget_used == pytest.approx(printed["budget_used"])
+    assert facts.impact.budget_used == pytest.approx(printed["budget_used"])
     assert facts.recorded_score == (round(printed["points"], 1), printed["out_of"])
 
 
@@ -204,3 +206,87 @@ def test_a_plan_file_that_now_holds_another_plan_is_not_used(sqlite_url, tmp_pat
     assert facts.plan_note == (
         f"{other} now holds plan 'replica-down', not 'primary-down'"
     )
+
+
+def test_events_are_worded_with_the_runbooks_titles_on_the_faults_clock(sqlite_url):
+    drill = guardrail_drill(sqlite_url, PLAN)
+    facts = drill_facts(Timeline(sqlite_url), drill)
+    told = [
+        (facts.offset(event.at), facts.describe(event))
+        for event in facts.events
+        if event.kind != "load_stats"
+    ]
+
+    assert told == [
+        ("T-0:05", "drill started: plan primary-down"),
+        ("T+0:00", "fault injected: The primary store is killed"),
+        ("T+0:04", "detected: ExampleBackendDown"),
+        ("T+0:35", "acknowledged by ana"),
+        ("T+0:45", 'runbook step 1 "Confirm the primary is down" done, check passed'),
+        ("T+1:05", ('runbook step 3 "Repoint the service to the promoted '
+                    'replica" done, check failed')),
+        ("T+1:15", 'runbook step 2 "Promote the replica" done'),
+        ("T+1:25", "note: the replica | lags behind"),
+        ("T+2:00", "guardrail tripped: error_rate at 100.0%, over its limit of 90.0%"),
+        ("T+2:01", "rollback started: The primary store is killed"),
+        ("T+2:03", "rollback succeeded"),
+        ("T+2:04", "drill ended: aborted"),
+    ]  # fmt: skip
+
+
+def test_without_the_plan_steps_are_worded_by_number(sqlite_url, tmp_path):
+    drill = guardrail_drill(sqlite_url, tmp_path / "gone" / "plan.yaml")
+    facts = drill_facts(Timeline(sqlite_url), drill)
+    [step_three] = [
+        event for event in facts.of_kind("runbook_step") if event.payload["step"] == 3
+    ]
+
+    assert facts.step_titles == {}
+    assert facts.describe(step_three) == "runbook step 3 done, check failed"
+
+
+def test_what_an_event_does_not_say_is_not_claimed(sqlite_url):
+    timeline = Timeline(sqlite_url)
+    drill = timeline.start_drill("primary-down", {}, at=T0).id
+    written = [
+        ("rolled_back", {}),
+        ("steady_state_checked", {"met": False}),
+        ("runbook_step", {"step": 2, "status": "done", "check": False,
+                          "error": "timed out", "by": "ben"}),
+        ("note", {"text": "the replica\nlags | behind", "by": "ana"}),
+        ("score", {"points": 92.5, "out_of": 100.0}),
+    ]  # fmt: skip
+    for second, (kind, payload) in enumerate(written, start=1):
+        at = T0 + timedelta(seconds=second)
+        timeline.record(drill, kind, "participant:ana", payload, at=at)
+
+    events = timeline.events(drill)[1:]
+    assert [describe_event(event) for event in events] == [
+        "rollback finished",
+        "steady state checked: not met",
+        "runbook step 2 done, check failed (timed out) by ben",
+        "note by ana: the replica lags | behind",
+        "scored 92.5 of 100",
+    ]
+
+
+def test_offsets_count_whole_seconds_from_the_fault():
+    assert [offset_text(s) for s in (0, 0.9, -0.4, -5, 754, 3723)] == [
+        "T+0:00", "T+0:00", "T+0:00", "T-0:05", "T+12:34", "T+1:02:03",
+    ]  # fmt: skip
+
+
+def test_the_impact_reads_the_scores_error_budget(sqlite_url):
+    drill = guardrail_drill(sqlite_url, PLAN)
+    facts = drill_facts(Timeline(sqlite_url), drill)
+    assert facts.score is not None
+
+    # The score measured it against the run's SLO; the impact holds that one
+    # figure, not one of its own.
+    failing = len(LOAD_SECONDS) - INJECTED_AT
+    expected = 20 * failing / (0.05 * 20 * len(LOAD_SECONDS))
+    assert facts.score.slo.budget_used == pytest.approx(expected)
+    assert facts.impact.budget_used is facts.score.slo.budget_used
+    assert facts.impact.latency_within_slo is facts.score.slo.latency_within_slo
+    assert facts.impact.availability == pytest.approx(0.95)
+    assert facts.points == (facts.score.points, 100.0)

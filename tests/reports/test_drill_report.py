@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from drillhall.cli import main
 from drillhall.drills.timeline import Timeline
+from drillhall.reports.drill_events import offset_text
 from drillhall.reports.drill_facts import DrillFacts, drill_facts
 from drillhall.reports.drill_report import SECTIONS
 from drillhall.reports.render import duration, format_share
@@ -95,9 +96,15 @@ def test_the_example_report_shows_every_section_with_the_timelines_numbers(
     assert "api/database-failover in small-team-weekly.yaml" in html
     assert facts.percentiles["tta"] is not None
     assert f"<td>{facts.percentiles['tta']:.0f}</td>" in html
-    # Events, timed from the injection
-    assert "<td>+" + duration(facts.phases["ttd"]) + "</td>" in html
-    assert "ExampleBackendDown firing" in html
+    # Events, timed from the injection on the postmortem's clock
+    [detected, *_] = facts.of_kind("detected")
+    assert facts.offset(detected.at) == offset_text(facts.phases["ttd"] or 0)
+    at = re.escape(facts.offset(detected.at))
+    assert re.search(
+        rf"<td>{at}</td>\s*<td>alertmanager</td>\s*<td>detected: ExampleBackendDown",
+        html,
+    )
+    assert "<td>detected: ExampleBackendDown firing: " in html
 
 
 @pytest.mark.slow
@@ -192,7 +199,11 @@ def test_a_drill_stopped_by_a_guardrail_reports_its_missing_phases(tmp_path):
     assert re.search(r"<td>4</td>\s*<td>[^<]+</td>\s*<td>missing</td>", html)
     assert "<td>done, out of order</td>" in html
     assert "<td>failed</td>" in html
-    assert "the replica | lags behind" in html
+    assert "<td>note: the replica | lags behind</td>" in html
+    # Steps and events on the fault's clock: step 3 at 70 s, the fault at 5 s
+    assert re.search(r"<td>3</td>(\s*<td>[^<]*</td>){4}\s*<td>T\+1:05</td>", html)
+    assert "T+ counts from the injection at 2027-03-02 13:00:05 UTC" in html
+    assert "<td>T+2:00</td>" in html and "<td>T-0:05</td>" in html
     # Every predicted distribution is drawn; the team never reached two of them.
     assert html.count("data:image/png;base64,") == 1 + 4
     for phase in ("mitigate (TTM)", "resolve (TTR)"):
@@ -215,5 +226,29 @@ def test_a_drill_whose_plan_moved_reports_without_the_plans_parts(tmp_path):
     assert "No prediction" in text
     assert "| steps in the runbook | unknown |" in text
     assert "the replica \\| lags behind" in text  # a pipe cannot break the table
+    assert (
+        "| 2027-03-02 13:01:10 | T+1:05 | participant:ana | runbook step 3 done, "
+        "check failed |" in text
+    )
     assert "| requests failed | 2380 (96.0%) |" in text
     assert (tmp_path / "moved-timeline.png").read_bytes().startswith(PNG)
+
+
+def test_a_drill_that_injected_no_fault_has_no_score(tmp_path):
+    database = f"sqlite:///{tmp_path / 'drills.db'}"
+    with Timeline(database) as timeline:
+        record = timeline.start_drill("primary-down", {"plan": str(PLAN)})
+        timeline.record(record.id, "steady_state_checked", "runner", {"met": False})
+        timeline.finish(record.id, "aborted")
+    out = tmp_path / "aborted.md"
+    code, stdout, stderr = report(record.id, "--db", database, "-o", str(out))
+    assert code == 0, stderr
+    text = out.read_text()
+
+    assert "score" not in stdout
+    assert (
+        "No score: the drill injected no fault, so there was nothing to score." in text
+    )
+    assert "| steps in the runbook | 4 |" in text and "| missing | 1, 2, 3, 4 |" in text
+    assert "| steady state checked: not met |" in text
+    assert "T+ counts from the drill's start (no fault was injected) at" in text

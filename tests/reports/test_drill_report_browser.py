@@ -7,7 +7,7 @@ import pytest
 from drillhall.drills.timeline import Timeline
 from drillhall.reports.drill_facts import drill_facts
 from drillhall.reports.drill_report import SECTIONS, write_drill_report
-from tests.conftest import ARTIFACTS
+from tests.reports.conftest import images_loaded, open_report, save_screenshot
 
 
 @pytest.mark.slow
@@ -19,21 +19,12 @@ def test_the_example_report_opens_in_chromium_with_its_figures(
     page_file = tmp_path / "drill.html"
     write_drill_report(facts, page_file)
 
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
-    requests: list[str] = []
-    page.on("request", lambda request: requests.append(request.url))
-    try:
-        page.goto(page_file.as_uri())
-        page.wait_for_load_state("load")
-
+    with open_report(browser, page_file) as page:
         assert page.title() == f"Drill {example_drill.drill}"
         assert page.locator("h1").inner_text() == f"Drill {example_drill.drill}"
         assert page.locator("h2").all_inner_texts() == list(SECTIONS)
 
-        widths = page.evaluate(
-            "Array.from(document.images, image => image.naturalWidth)"
-        )
-        assert len(widths) == 5 and all(width > 0 for width in widths)
+        assert images_loaded(page) == 5
         assert facts.score is not None
         assert page.locator(".score").inner_text() == f"{facts.score.points:.1f} / 100"
         rubric = page.locator("#score ~ table").first.locator("tbody tr td:first-child")
@@ -42,12 +33,5 @@ def test_the_example_report_opens_in_chromium_with_its_figures(
             "resolution (TTR)", "runbook", "SLO",
         ]  # fmt: skip
 
-        # Nothing but the page itself and its inline images was fetched.
-        fetched = [url for url in requests if not url.startswith(("file:", "data:"))]
-        assert fetched == []
-
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "drill-report.png"), full_page=True)
-    finally:
-        page.close()
-    assert (ARTIFACTS / "drill-report.png").stat().st_size > 50_000
+        screenshot = save_screenshot(page, "drill-report.png")
+    assert screenshot.stat().st_size > 50_000

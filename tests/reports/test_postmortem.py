@@ -16,15 +16,13 @@ import sqlalchemy as sa
 
 from drillhall.drills.timeline import Timeline
 from drillhall.reports.blame import find_blame
+from drillhall.reports.drill_events import offset_text, utc_text
 from drillhall.reports.drill_facts import drill_facts
+from drillhall.reports.drill_report import report_context
 from drillhall.reports.evidence import MetricSeries, load_logs, load_metrics
-from drillhall.reports.postmortem import (
-    SECTIONS,
-    file_link,
-    incident_draft,
-    offset_text,
-)
+from drillhall.reports.postmortem import SECTIONS, file_link, incident_draft
 from drillhall.reports.postmortem_drill import drill_draft
+from drillhall.reports.render import format_share
 from drillhall.reports.store import Store
 from tests.conftest import ROOT
 
@@ -141,7 +139,7 @@ def test_the_example_draft_sorts_what_went_well_and_badly_by_the_score(example_d
 
     # Resolution: each runbook step done, with its time, then the rollback.
     done = [event for event in facts.events if event.kind == "runbook_step"]
-    steps = [step for step in draft.resolution if step.what.startswith("step ")]
+    steps = [s for s in draft.resolution if s.what.startswith("runbook step ")]
     assert [step.at for step in steps] == [event.at for event in done]
     assert draft.resolution[-1].what == "rollback succeeded"
 
@@ -267,6 +265,57 @@ def test_a_troubled_drill_suggests_action_items_from_its_problems(tmp_path):
     )
     # The errors never stopped under load: no step is said to have ended them.
     assert not any("waited for that step" in (why.answer or "") for why in draft.whys)
+
+
+def test_the_draft_and_the_drill_report_tell_the_events_alike(tmp_path):
+    url = f"sqlite:///{tmp_path / 'drills.db'}"
+    with Timeline(url) as timeline:
+        facts = drill_facts(timeline, troubled_drill(url))
+    draft = drill_draft(facts)
+    reported = [row.cells for row in report_context(facts, {})["events"]]
+
+    drafted = [
+        (utc_text(entry.at), offset_text(entry.offset), entry.source, entry.what)
+        for entry in draft.timeline
+        if entry.kind == "event"
+    ]
+    assert drafted == reported and len(drafted) == 11
+    assert (
+        "2027-03-02 13:13:40",
+        "T+13:35",
+        "participant:ana",
+        (
+            'runbook step 3 "Repoint the service to the promoted replica" done, '
+            "check failed (the service still reads the primary)"
+        ),
+    ) in drafted
+    assert [step.what for step in draft.resolution][-2:] == [
+        "rollback started: The primary store is killed",
+        "rollback succeeded",
+    ]
+
+
+def test_the_draft_reads_the_one_error_budget_figure(tmp_path):
+    url = f"sqlite:///{tmp_path / 'drills.db'}"
+    with Timeline(url) as timeline:
+        facts = drill_facts(timeline, troubled_drill(url))
+    draft = drill_draft(facts)
+    assert facts.score is not None
+
+    # 168 of the 170 seconds of load failed all their 40 requests; the
+    # plan's 95% availability allows 5% of the 6800 sent.
+    used = facts.score.slo.budget_used
+    assert used == pytest.approx(168 * 40 / (0.05 * 170 * 40))
+    assert draft.impact.budget_used == used
+    said = f"The drill used {format_share(used)} of its error budget"
+    assert format_share(used) == "1976.5%"
+    assert [item for item in draft.went_badly if "error budget" in item] == [
+        (
+            f"{said} (against the plan's availability SLO of 95%, 340.0 of the "
+            "drill's 6800 requests may fail; 6720 did)."
+        )
+    ]
+    assert any(action.title.startswith(said) for action in draft.actions)
 
 
 def test_drillhalls_own_wording_is_blameless(tmp_path):
@@ -476,7 +525,7 @@ def test_an_incident_from_the_store_says_what_is_unknown(tmp_path):
         "13:00:00 UTC and user impact lasted 41m, until its mitigation."
     )
     assert [why.answer for why in draft.whys[1:]] == [None] * 4
-    assert draft.summary[0].startswith('SEV2 Incident INC-1 "Checkout returns 502"')
+    assert draft.summary[0].startswith('SEV2 incident INC-1 "Checkout returns 502"')
 
 
 def test_sections_are_the_drafts_headings():

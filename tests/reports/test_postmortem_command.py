@@ -12,9 +12,12 @@ from click.testing import CliRunner, Result
 from drillhall.cli import main
 from drillhall.drills.timeline import Timeline
 from drillhall.postmortem_command import action_items_in
+from drillhall.reports.drill_events import utc_text
+from drillhall.reports.drill_facts import drill_facts
 from drillhall.reports.postmortem import SECTIONS
+from drillhall.reports.render import format_share
 from drillhall.reports.store import Store
-from tests.conftest import ARTIFACTS
+from tests.reports.conftest import images_loaded, open_report, save_screenshot
 from tests.reports.test_postmortem import (
     T0,
     acknowledged_first,
@@ -116,21 +119,51 @@ def test_the_example_drill_is_drafted_with_evidence_and_recorded(
     assert postmortem is not None and postmortem.path == str(markdown)
     assert postmortem.completed is None
 
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
-    fetched: list[str] = []
-    page.on("request", lambda request: fetched.append(request.url))
-    try:
-        page.goto((out / f"{drill}.html").as_uri())
-        page.wait_for_load_state("load")
+    with open_report(browser, out / f"{drill}.html") as page:
         assert page.locator("h2").all_inner_texts() == list(SECTIONS)
-        widths = page.evaluate("Array.from(document.images, i => i.naturalWidth)")
-        assert len(widths) == 2 and all(width > 0 for width in widths)
+        assert images_loaded(page) == 2
         assert page.locator("tr.log").count() == 3
-        assert [u for u in fetched if not u.startswith(("file:", "data:"))] == []
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "postmortem.png"), full_page=True)
-    finally:
-        page.close()
+        save_screenshot(page, "postmortem.png")
+
+
+@pytest.mark.slow
+def test_the_report_and_the_draft_tell_the_example_drill_alike(example_drill, tmp_path):
+    url = copy_database(example_drill.database, tmp_path)
+    drill = example_drill.drill
+    with Timeline(url) as timeline:
+        facts = drill_facts(timeline, drill)
+    assert facts.score is not None
+    report_file, out = tmp_path / "report.md", tmp_path / "out"
+    reported = drillhall("report", drill, "--db", url, "-o", str(report_file))
+    drafted = drillhall("postmortem", drill, "--db", url, "-o", str(out))
+    assert reported.exit_code == drafted.exit_code == 0, reported.output
+    report, draft = report_file.read_text(), (out / f"{drill}.md").read_text()
+
+    # One error budget figure, the score's, printed alike everywhere.
+    budget = format_share(facts.score.slo.budget_used)
+    used = re.findall(
+        r"^\| error budget used \(95% availability\) \| (\S+)", report, re.M
+    )
+    assert used == [budget]
+    assert f"| SLO | {budget} of the error budget |" in report
+    assert f"| error budget consumed | {budget} |" in draft
+    assert f"{budget} of the error budget" in reported.stdout
+    assert f"The drill used {budget} of its error budget" in draft
+
+    # The same events in the same words, on the same clock.
+    def event_rows(text: str) -> list[str]:
+        return [line for line in text.splitlines() if re.match(r"\| \d{4}-", line)]
+
+    events = [
+        row for row in event_rows(report) if "| rollback owed: experiment=" not in row
+    ]
+    assert len(events) > 10
+    in_draft = event_rows(draft)
+    assert [row for row in in_draft if row in events] == events
+    injected = f"| {utc_text(facts.origin)} | T+0:00 | runner | fault injected: "
+    assert len([row for row in events if row.startswith(injected)]) == 1
+    assert f"score {facts.score.points:.1f} / 100" in reported.stdout
+    assert f"with a score of {facts.score.points:.1f} of 100." in draft
 
 
 def test_drafting_goes_to_postmortems_and_keeps_an_authors_draft(
@@ -434,6 +467,110 @@ def test_check_and_publish_need_what_they_work_on(troubled, tmp_path):
     assert missing.startswith(f"drillhall: {tmp_path / 'x.md'}: no such file; ")
 
     never_drafted = tmp_path / "pm.md"
-    never_drafted.write_text("# Postmortem\n\nAll written.\n")
+    never_drafted.write_text(f"# Postmortem\n\nDrill `{drill}`\n\nAll written.\n")
     publish = ("postmortem", drill, "--db", url, "--publish", str(never_drafted))
     assert f"unknown incident {drill!r}" in one_error_line(drillhall(*publish))
+
+
+# A draft is published, and checked, as its own subject's only
+
+
+@pytest.fixture
+def two_drafts(tmp_path: Path) -> tuple[str, list[str], list[Path]]:
+    """Two troubled drills in one database, each drafted and filled in."""
+    url = f"sqlite:///{tmp_path / 'drills.db'}"
+    drills = [troubled_drill(url), troubled_drill(url)]
+    out = tmp_path / "out"
+    for drill in drills:
+        assert (
+            drillhall("postmortem", drill, "--db", url, "-o", str(out)).exit_code == 0
+        )
+    files = [out / f"{drill}.md" for drill in drills]
+    for file in files:
+        file.write_text(fill_in(file.read_text()))
+    return url, drills, files
+
+
+def test_a_draft_of_another_drill_is_not_published(two_drafts):
+    url, (first, second), (first_file, _) = two_drafts
+    lines = first_file.read_text().splitlines()
+    header = next(n for n, line in enumerate(lines, 1) if line.startswith("Drill `"))
+    assert lines[header - 1].startswith(f"Drill `{first}` · draft made by")
+
+    error = one_error_line(
+        drillhall("postmortem", second, "--db", url, "--publish", str(first_file))
+    )
+    assert error == (
+        f"drillhall: {first_file}:{header}: subject: this is the postmortem of "
+        f"the drill {first}, not of {second}; give {second}'s own draft, or "
+        f"{first} as the id with this file"
+    )
+    with Store(url) as store:
+        for drill in (first, second):
+            assert store.actions(incident=drill) == []
+            assert store.postmortem_for(drill).completed is None
+
+    published = drillhall(
+        "postmortem", first, "--db", url, "--publish", str(first_file)
+    )
+    assert published.exit_code == 0, published.output
+
+
+def test_the_subject_is_checked_before_the_wording(troubled, tmp_path):
+    url, drill = troubled
+    other = troubled_drill(url)
+    out = tmp_path / "out"
+    drillhall("postmortem", drill, "--db", url, "-o", str(out))
+    unfinished = out / f"{drill}.md"  # its placeholders would be findings
+
+    error = one_error_line(
+        drillhall("postmortem", other, "--db", url, "--publish", str(unfinished))
+    )
+    assert f"this is the postmortem of the drill {drill}, not of {other}" in error
+
+
+def test_a_draft_that_names_no_subject_is_not_published(two_drafts):
+    url, (drill, _), (file, _) = two_drafts
+    lines = file.read_text().splitlines()
+    file.write_text("\n".join(line for line in lines if f"`{drill}`" not in line))
+
+    error = one_error_line(
+        drillhall("postmortem", drill, "--db", url, "--publish", str(file))
+    )
+    assert error.startswith(
+        f"drillhall: {file}: subject: its header names no drill or incident"
+    )
+    assert f"Drill `{drill}` · draft made by drillhall" in error
+    with Store(url) as store:
+        assert store.postmortem_for(drill).completed is None
+
+
+def test_check_with_an_id_checks_the_subject_too(two_drafts):
+    _, (first, second), (first_file, _) = two_drafts
+
+    assert drillhall("postmortem", first, "--check", str(first_file)).exit_code == 0
+    wrong = one_error_line(drillhall("postmortem", second, "--check", str(first_file)))
+    assert f"this is the postmortem of the drill {first}, not of {second}" in wrong
+    # Without an id, only the wording is checked.
+    assert drillhall("postmortem", "--check", str(first_file)).exit_code == 0
+
+
+def test_an_incidents_id_is_read_as_the_store_reads_it(tmp_path):
+    url = f"sqlite:///{tmp_path / 'history.db'}"
+    with Store(url) as store:
+        for title in ("Checkout returns 502", "Search is slow"):
+            store.add_incident(title=title, started=T0)
+    out = tmp_path / "out"
+    assert drillhall("postmortem", "INC-2", "--db", url, "-o", str(out)).exit_code == 0
+    markdown = out / "INC-2.md"
+    markdown.write_text(fill_in(markdown.read_text()))
+
+    assert drillhall("postmortem", "inc-02", "--check", str(markdown)).exit_code == 0
+    wrong = one_error_line(
+        drillhall("postmortem", "INC-1", "--db", url, "--publish", str(markdown))
+    )
+    assert "this is the postmortem of the incident INC-2, not of INC-1" in wrong
+    published = drillhall(
+        "postmortem", "inc-2", "--db", url, "--publish", str(markdown)
+    )
+    assert published.exit_code == 0, published.output
