@@ -74,6 +74,16 @@ class Example:
     def environment(self) -> dict[str, str]:
         return {**os.environ, "DRILLHALL_ALERTMANAGER_TOKEN": TOKEN}
 
+    def run(self, *arguments: str, plan: Path = PLAN) -> subprocess.CompletedProcess:
+        """``drillhall drill run`` on the plan, to the end (at most 10 minutes)."""
+        return subprocess.run(
+            self.command(*arguments, plan=plan),
+            env=self.environment(),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+
     def original_topology(self) -> bool:
         check = subprocess.run(
             [
@@ -99,13 +109,7 @@ def example(tmp_path: Path) -> Iterator[Example]:
 
 def test_the_example_drill_runs_unattended_with_robots(example, tmp_path):
     out = tmp_path / "result.json"
-    result = subprocess.run(
-        example.command("--json", str(out)),
-        env=example.environment(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = example.run("--json", str(out))
     assert result.returncode == 0, result.stdout + result.stderr
     outcome = json.loads(out.read_text())
     assert outcome["status"] == "finished" and outcome["rolled_back"]
@@ -187,10 +191,7 @@ def test_a_guardrail_aborts_a_drill_whose_error_rate_stays_high(example, tmp_pat
     variant.write_text(yaml.safe_dump(plan))
 
     out = tmp_path / "result.json"
-    result = subprocess.run(
-        example.command("--json", str(out), plan=variant),
-        env=example.environment(), capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+    result = example.run("--json", str(out), plan=variant)
     assert result.returncode == 1, result.stdout + result.stderr
     outcome = json.loads(out.read_text())
     assert outcome["status"] == "aborted" and outcome["rolled_back"]

@@ -10,7 +10,6 @@ every browser test of a report takes.
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,13 +48,7 @@ def example_drill(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExampleD
     example = Example(folder)
     try:
         out = folder / "result.json"
-        result = subprocess.run(
-            example.command("--json", str(out)),
-            env=example.environment(),
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        result = example.run("--json", str(out))
         assert result.returncode == 0, result.stdout + result.stderr
         outcome = json.loads(out.read_text())
     finally:
