@@ -360,9 +360,23 @@ def _incident_table(records: list[IncidentRecord]) -> Table:
     # Ids, times and durations must show whole: they are what people read.
     table.add_column("id", overflow="fold")
     table.add_column("started (UTC)", no_wrap=True)
-    for column in ("sev", "service", "team", "title"):
-        table.add_column(column)
-    for phase in ("TTD", "TTA", "TTR"):
+    table.add_column("sev", no_wrap=True)
+    # Words wrap whole on a narrow terminal instead of losing their ends.
+    for column in ("service", "team", "title"):
+        table.add_column(column, overflow="fold", ratio=2 if column == "title" else 1)
+
+    # A duration column that no record can fill only takes room.
+    phases = {
+        "TTD": ("started", "detected"),
+        "TTA": ("detected", "acknowledged"),
+        "TTR": ("started", "resolved"),
+    }
+    shown = {
+        phase: ends
+        for phase, ends in phases.items()
+        if any(_between(*(getattr(record, end) for end in ends)) for record in records)
+    }
+    for phase in shown:
         table.add_column(phase, justify="right", no_wrap=True)
 
     for record in records:
@@ -373,9 +387,10 @@ def _incident_table(records: list[IncidentRecord]) -> Table:
             record.service or "",
             record.team or "",
             record.title,
-            _between(record.started, record.detected),
-            _between(record.detected, record.acknowledged),
-            _between(record.started, record.resolved),
+            *(
+                _between(getattr(record, begin), getattr(record, end))
+                for begin, end in shown.values()
+            ),
         )
     return table
 
@@ -383,7 +398,7 @@ def _incident_table(records: list[IncidentRecord]) -> Table:
 def _action_table(items: list[ActionItem], title: str, today: date) -> Table:
     table = Table(title=f"{title}: {len(items)}")
     for column in ("id", "status", "due", "owner", "changes", "incident", "title"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
 
     for item in items:
         due = "" if item.due is None else item.due.isoformat()
