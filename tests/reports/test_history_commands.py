@@ -183,6 +183,19 @@ def test_a_bad_time_on_line_3_is_named_and_nothing_is_stored(
     assert drillhall.json("incident", "list") == []
 
 
+def test_incident_list_shows_only_the_durations_some_incident_has(
+    drillhall: Drillhall,
+) -> None:
+    drillhall("incident", "add", "--title", "dns", "--started", "2027-02-01 10:00",
+              "--resolved", "2027-02-01 11:30")  # fmt: skip
+
+    table = drillhall("incident", "list").stdout
+
+    header = next(line for line in table.splitlines() if "started" in line)
+    assert "TTR" in header and "TTD" not in header and "TTA" not in header
+    assert "1h30m" in table
+
+
 def test_a_map_to_a_missing_column_lists_the_files_columns(
     drillhall: Drillhall, tmp_path: Path
 ) -> None:
