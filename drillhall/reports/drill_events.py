@@ -53,6 +53,12 @@ def offset_text(seconds: float) -> str:
     return f"T{sign}{minutes}:{whole:02d}"
 
 
+def offset_tick(seconds: float, _: object = None) -> str:
+    """A figure's tick label on the fault's clock (a matplotlib tick formatter)."""
+    # Ticks fall on round seconds, but as floats (59.999…): round them first.
+    return offset_text(round(seconds))
+
+
 def utc_text(moment: datetime) -> str:
     """``2027-03-02 13:00:05``: a moment on the UTC clock, to the second."""
     return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S}"

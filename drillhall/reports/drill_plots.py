@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from drillhall.drills.score import PHASE_EVENTS
-from drillhall.reports.drill_events import offset_text
+from drillhall.reports.drill_events import offset_tick
 from drillhall.reports.drill_facts import DrillFacts
 from drillhall.simulator.durations import format_duration
 from drillhall.simulator.lifecycle import PHASE_NAMES
@@ -89,7 +89,7 @@ def timeline_figure(facts: DrillFacts) -> Figure:
     _mark_events(figure, (phases, errors, latency), facts)
 
     latency.set_xlim(start, end)
-    latency.xaxis.set_major_formatter(FuncFormatter(_offset_tick))
+    latency.xaxis.set_major_formatter(FuncFormatter(offset_tick))
     latency.set_xlabel("time from the injection (T+minutes:seconds)")
     for axes in (errors, latency):
         if axes.get_legend_handles_labels()[0]:  # nothing to name without load
@@ -355,11 +355,6 @@ def _mark_events(figure: Figure, panels: tuple[Axes, ...], facts: DrillFacts) ->
     top.tick_params(axis="x", labelrotation=35, labelsize="small")
     for label in top.get_xticklabels():
         label.set_horizontalalignment("left")
-
-
-def _offset_tick(seconds: float, _: object = None) -> str:
-    # Ticks fall on round seconds, but as floats (59.999…): round them first.
-    return offset_text(round(seconds))
 
 
 def _log_ticks(low: float, high: float) -> list[float]:

@@ -27,8 +27,10 @@ from typing import Any, Final
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from drillhall.errors import InputError
+from drillhall.reports.drill_events import offset_tick
 from drillhall.simulator.loader import PositionedYaml
 
 logger = logging.getLogger(__name__)
@@ -463,7 +465,8 @@ def metrics_figure(
     panels = figure.subplots(max(len(shown), 1), 1, sharex=True, squeeze=False)
     for axes, summary in zip(panels[:, 0], shown, strict=False):
         _draw_series(axes, summary, origin, marks)
-    panels[-1, 0].set_xlabel("seconds from the fault's start (T+)")
+    panels[-1, 0].xaxis.set_major_formatter(FuncFormatter(offset_tick))
+    panels[-1, 0].set_xlabel("time from the fault's start (T+minutes:seconds)")
     if len(summaries) > _PANELS_SHOWN:
         figure.suptitle(
             f"the first {_PANELS_SHOWN} of {len(summaries)} series", fontsize=9
