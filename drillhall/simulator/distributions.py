@@ -1,4 +1,4 @@
-"""Declared distributions of durations, and samplers that draw them in batches.
+"""Declared distributions of durations, drawn in batches or from given uniforms.
 
 Users write one key naming the family: ``{lognormal: {median: 20m, sigma: 0.8}}``,
 ``{exponential: {mean: 5m}}``, ``{gamma: {shape: 2, mean: 30m}}``,
@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Callable
-from typing import Annotated, Any
+from statistics import NormalDist
+from typing import Annotated, Any, cast
 
 import numpy as np
 from pydantic import BeforeValidator, Field, model_validator
@@ -162,55 +163,84 @@ def stream(seed: int, replication: int, name: str) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(sequence))
 
 
-def sampler(
-    spec: DistributionSpec, rng: np.random.Generator | None
-) -> Callable[[], float]:
-    """One draw at a time from ``spec``; constants need no generator."""
+def uniform_rows(rng: np.random.Generator, count: int, width: int) -> list[list[float]]:
+    """``count`` rows of ``width`` uniform draws on the open interval (0, 1)."""
+    rows = rng.random((count, width))
+    # Half a step up: numpy draws multiples of 2**-53 from [0, 1), and an inverse
+    # CDF needs neither 0 nor 1.
+    rows += 2.0**-54
+    return cast(list[list[float]], rows.tolist())
+
+
+def spill_draw(state: int) -> tuple[int, float]:
+    """The next state of a counter-based generator, and its uniform draw on (0, 1).
+
+    The state steps by splitmix64's increment and the draw is its finalizer of
+    the new state: no generator to create, for the rare incident that needs more
+    draws than its row holds.
+    """
+    state = (state + 0x9E3779B97F4A7C15) & _MASK64
+    mixed = (state ^ (state >> 30)) * 0xBF58476D1CE4E5B9 & _MASK64
+    mixed = (mixed ^ (mixed >> 27)) * 0x94D049BB133111EB & _MASK64
+    mixed ^= mixed >> 31
+    return state, ((mixed >> 11) + 0.5) * 2.0**-53
+
+
+_MASK64 = 2**64 - 1
+
+Uniforms = Callable[[], float]
+"""A source of uniform draws on the open interval (0, 1)."""
+Transform = Callable[[Uniforms], float]
+
+
+def transform(spec: DistributionSpec) -> Transform:
+    """Turn uniform draws into draws from ``spec`` (by its inverse CDF).
+
+    The caller supplies the uniforms, so it decides which draw goes where: the
+    engine hands each incident its own, whatever other incidents drew. Constants
+    take no draw; the gamma takes two or more (Marsaglia and Tsang's method).
+    """
     if spec.is_constant:
         value = spec.mean()
-        return lambda: value
-    if rng is None:
-        raise ValueError(f"a {spec.family} distribution needs a random stream")
-    return Sampler(spec, rng, block=64)
+        return lambda uniform: value
+    if spec.empirical is not None:
+        values = [float(value) for value in spec.empirical]
+        count, last = len(values), len(values) - 1
+        return lambda uniform: values[min(int(uniform() * count), last)]
+    if spec.exponential is not None:
+        mean = spec.exponential.mean
+        return lambda uniform: -mean * math.log1p(-uniform())
+    if spec.weibull is not None:
+        scale, power = spec.weibull.scale, 1.0 / spec.weibull.shape
+        return lambda uniform: scale * (-math.log1p(-uniform())) ** power
+    if spec.gamma is not None:
+        shape, scale = spec.gamma.shape, spec.gamma.mean / spec.gamma.shape
+        return lambda uniform: scale * _standard_gamma(shape, uniform)
+    assert spec.lognormal is not None
+    normal = NormalDist(math.log(spec.lognormal.median), spec.lognormal.log_sigma)
+    quantile = normal.inv_cdf
+    exp = math.exp
+    return lambda uniform: exp(quantile(uniform()))
 
 
-class Sampler:
-    """Draws one value at a time from blocks drawn with numpy.
-
-    NOTE: numpy's per-call overhead dwarfs one draw, so values are drawn in blocks
-    and handed out from a Python list; the order of draws stays deterministic.
-    """
-
-    __slots__ = ("_block", "_buffer", "_rng", "_spec")
-
-    def __init__(
-        self, spec: DistributionSpec, rng: np.random.Generator, block: int = 512
-    ) -> None:
-        self._spec = spec
-        self._rng = rng
-        self._block = block
-        self._buffer: list[float] = []
-
-    def __call__(self) -> float:
-        buffer = self._buffer
-        if not buffer:
-            buffer.extend(self._spec.sample(self._rng, self._block).tolist())
-            buffer.reverse()
-        return buffer.pop()
+_STANDARD_NORMAL = NormalDist()
 
 
-class UniformSampler:
-    """Uniform draws on [0, 1), in blocks, for Bernoulli trials."""
+def _standard_gamma(shape: float, uniform: Uniforms) -> float:
+    """A gamma draw of scale one, by Marsaglia and Tsang's rejection method."""
+    boost = 1.0
+    if shape < 1:
+        # Gamma(a) is Gamma(a + 1) times U ** (1 / a).
+        boost = uniform() ** (1.0 / shape)
+        shape += 1.0
 
-    __slots__ = ("_block", "_buffer", "_rng")
-
-    def __init__(self, rng: np.random.Generator, block: int = 1024) -> None:
-        self._rng = rng
-        self._block = block
-        self._buffer: list[float] = []
-
-    def __call__(self) -> float:
-        buffer = self._buffer
-        if not buffer:
-            buffer.extend(self._rng.random(self._block).tolist())
-        return buffer.pop()
+    d = shape - 1.0 / 3.0
+    c = 1.0 / math.sqrt(9.0 * d)
+    while True:
+        x = _STANDARD_NORMAL.inv_cdf(uniform())
+        v = 1.0 + c * x
+        if v <= 0:
+            continue
+        v = v * v * v
+        if math.log(uniform()) < 0.5 * x * x + d - d * v + d * math.log(v):
+            return d * v * boost

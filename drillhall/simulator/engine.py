@@ -7,9 +7,10 @@ works one incident is busy for the next, which either waits or escalates.
 NOTE: events per incident are the cost that matters (see FACTS.md), so the
 engine schedules SimPy timeouts with callbacks instead of a process per incident,
 creates an escalation timer only when a level really escalates, draws random
-numbers in numpy batches, and handles a step at once, without an event, when no
-scheduled event and no pending detection comes before it: nothing else can
-change the shared state in between, so the result is the same.
+numbers in numpy batches (each incident's answers to its pages in a row of its
+own), and handles a step at once, without an event, when no scheduled event and
+no pending detection comes before it: nothing else can change the shared state
+in between, so the result is the same.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from drillhall.simulator.arrivals import (
     detection_times,
     hour_of_week_intensity,
 )
-from drillhall.simulator.distributions import UniformSampler, sampler, stream
+from drillhall.simulator.distributions import stream, transform, uniform_rows
 from drillhall.simulator.durations import DAY
 from drillhall.simulator.localtime import (
     SLEEPING,
@@ -57,6 +58,9 @@ SLOTS_PER_HOUR = 4
 """Quarter hours of the local clock per hour of the week."""
 MAX_INLINE_DEPTH = 40
 """Steps handled at once may call one another; past this depth they are scheduled."""
+ANSWER_DRAWS = 16
+"""Uniform draws per incident for the answers to its pages (a notification takes
+up to four); an incident that needs more goes on with a counter-based generator."""
 
 # The steps of a lifecycle that may be scheduled, as indices into _Run.handlers.
 ACKNOWLEDGE, ESCALATE, GIVE_UP, MITIGATED = range(4)
@@ -119,23 +123,25 @@ class Engine:
         zones |= {service.timezone for service in self.scenario.services.values()}
         return zones
 
-    def _responders(self, replication: int) -> list[Responder]:
+    def _responders(self) -> list[Responder]:
         scenario = self.scenario
-        seed = scenario.seed
-        channels = self._channels(replication)
+        channels = self._channels()
         responders = []
         for index, name in enumerate(self.people):
             person = scenario.people[name]
             behaviour = scenario.behaviour_of(name)
             rules = sorted(scenario.rules_of(name), key=lambda rule: rule.after)
 
-            # One stream per person: a change to one person's pages leaves
-            # everybody else's draws as they were.
-            # TODO: a change that pages this person more or less often shifts all
-            # their later draws; drawing per incident would keep the answers of
-            # untouched incidents identical. Today, paired comparisons of times to
-            # acknowledge are about 0.7 as wide as independent ones, not less.
-            rng = stream(seed, replication, f"person/{name}")
+            # Answers (channel failures and delays, misses, times to acknowledge)
+            # draw from the paging incident's own uniforms, not from a stream per
+            # person: a scenario that pages somebody more or less often leaves
+            # their answers to the other incidents as they were.
+            # TODO: within one incident the draws are taken in paging order, so
+            # where a change alters that incident's paging, the later answers in
+            # it shift too (a row per person paged would keep them). For
+            # small-team-weekly with a 5m first level, paired 90th percentiles
+            # of times to acknowledge are still about 0.55 as wide as
+            # independent ones (means 0.3; see benchmarks/README.md).
             responders.append(
                 Responder(
                     name,
@@ -144,10 +150,9 @@ class Engine:
                     buckets=self._bucket_tables[person.timezone],
                     clock=self.clocks[person.timezone],
                     acknowledge=[
-                        sampler(spec, rng) for spec in behaviour.acknowledge.by_part()
+                        transform(spec) for spec in behaviour.acknowledge.by_part()
                     ],
                     miss=list(behaviour.miss.by_part()),
-                    uniform=UniformSampler(rng),
                     rules=[(rule.after, channels[rule.channel]) for rule in rules],
                     speed=person.speed,
                     runbook_factor=behaviour.runbook_factor,
@@ -156,34 +161,22 @@ class Engine:
             )
         return responders
 
-    def _channels(self, replication: int) -> dict[str, ChannelState]:
-        seed = self.scenario.seed
+    def _channels(self) -> dict[str, ChannelState]:
         channels = {}
         for name, channel in self.scenario.channels.items():
-            rng = stream(seed, replication, f"channel/{name}")
             channels[name] = ChannelState(
-                name,
-                sampler(channel.delay, rng),
-                channel.failure,
-                UniformSampler(rng),
-                channel.interrupts,
+                name, transform(channel.delay), channel.failure, channel.interrupts
             )
         return channels
 
-    def _policies(
-        self, replication: int, responders: list[Responder]
-    ) -> dict[str, PolicyState]:
+    def _policies(self, responders: list[Responder]) -> dict[str, PolicyState]:
         policies = {}
         for name, policy in self.scenario.escalation.items():
-            policies[name] = self._policy(name, policy, replication, responders)
+            policies[name] = self._policy(name, policy, responders)
         return policies
 
     def _policy(
-        self,
-        name: str,
-        policy: EscalationPolicy,
-        replication: int,
-        responders: list[Responder],
+        self, name: str, policy: EscalationPolicy, responders: list[Responder]
     ) -> PolicyState:
         by_name = {responder.name: responder for responder in responders}
         levels: list[Level] = []
@@ -196,13 +189,8 @@ class Engine:
                     targets.append(by_name[target])
             levels.append((level.delay, targets))
 
-        pickup = policy.unacknowledged_pickup
-        rng = None
-        if not pickup.is_constant:
-            rng = stream(self.scenario.seed, replication, f"pickup/{name}")
-        return PolicyState(
-            name, levels, policy.repeat, policy.ack_timeout, sampler(pickup, rng)
-        )
+        pickup = transform(policy.unacknowledged_pickup)
+        return PolicyState(name, levels, policy.repeat, policy.ack_timeout, pickup)
 
     # -- incidents --------------------------------------------------------------
 
@@ -234,14 +222,16 @@ class Engine:
                 diagnose = fault.diagnose.sample(draws, len(starts))
                 mitigate = fault.mitigate.sample(draws, len(starts))
                 resolve = fault.resolve.sample(draws, len(starts))
+                answers = uniform_rows(draws, len(starts), ANSWER_DRAWS + 1)
                 high_urgency = fault.urgency == "high"
-                for start, found, found_by, diagnosis, mitigation, resolution in zip(
+                for start, found, finder, diagnosis, mitigation, resolution, row in zip(
                     starts.tolist(),
                     detected.tolist(),
                     detected_by,
                     diagnose.tolist(),
                     mitigate.tolist(),
                     resolve.tolist(),
+                    answers,
                     strict=True,
                 ):
                     incident = Incident(
@@ -249,7 +239,7 @@ class Engine:
                         fault_index,
                         start,
                         found,
-                        found_by,
+                        finder,
                         diagnosis,
                         mitigation,
                         resolution,
@@ -259,6 +249,7 @@ class Engine:
                         incident.high_urgency = False
                     if fault.runbook:
                         incident.runbook = True
+                    _give_answers(incident, row)
                     incidents.append(incident)
             incidents += self._false_alerts(
                 service_index, service.noise, policy, replication
@@ -280,12 +271,16 @@ class Engine:
         count = rng.poisson(noise * self.horizon)
         starts = np.sort(rng.uniform(0.0, self.horizon, count))
         dismiss = self.scenario.detection.false_alert_dismiss.sample(rng, count)
+        answers = uniform_rows(rng, count, ANSWER_DRAWS + 1)
         incidents = []
-        for start, work in zip(starts.tolist(), dismiss.tolist(), strict=True):
+        for start, work, row in zip(
+            starts.tolist(), dismiss.tolist(), answers, strict=True
+        ):
             incident = Incident(
                 service, -1, start, start, "false alert", 0.0, work, 0.0, policy
             )
             incident.false_alarm = True
+            _give_answers(incident, row)
             incidents.append(incident)
         return incidents
 
@@ -293,8 +288,8 @@ class Engine:
 
     def run(self, replication: int) -> ReplicationOutcome:
         """Simulate one replication; the same number gives the same outcome."""
-        responders = self._responders(replication)
-        policies = self._policies(replication, responders)
+        responders = self._responders()
+        policies = self._policies(responders)
         incidents = self._incidents(replication, policies)
         run = _Run(self, incidents, responders)
         run.go()
@@ -444,13 +439,14 @@ class _Run:
         """Run a person's notification rules; return when they would acknowledge."""
         answer = INFINITY
         ignores = person.current is not None and person.escalate_when_busy
+        uniform = incident.uniform
         for after, channel in person.rules:
             planned = now + after
             if planned >= cutoff or planned >= answer:
                 break
-            if channel.failure and channel.uniform() < channel.failure:
+            if channel.failure and uniform() < channel.failure:
                 continue
-            delivered = planned + channel.delay()
+            delivered = planned + channel.delay(uniform)
             incident.notifications.append(
                 (person, planned, delivered, channel.interrupts)
             )
@@ -458,9 +454,9 @@ class _Run:
                 continue
             part = person.parts.at(delivered)
             miss = person.miss[part]
-            if miss and person.uniform() < miss:
+            if miss and uniform() < miss:
                 continue
-            candidate = delivered + person.acknowledge[part]()
+            candidate = delivered + person.acknowledge[part](uniform)
             if candidate < answer:
                 answer = candidate
         return answer
@@ -471,7 +467,7 @@ class _Run:
     def _give_up(self, incident: Incident, now: float) -> None:
         """Nobody acknowledged: the first level's on-call notices it later."""
         incident.exhausted = True
-        noticed = now + incident.policy.pickup()
+        noticed = now + incident.policy.pickup(incident.uniform)
         epoch = self.base + noticed
         for _, targets in incident.policy.levels:
             people = on_call(targets, epoch)
@@ -577,6 +573,12 @@ class _Run:
             hours = person.clock.slots_of_week(self.base + moments) // SLOTS_PER_HOUR
             person.hours_of_week = np.bincount(hours, minlength=HOURS_PER_WEEK)
             person.interrupted = []
+
+
+def _give_answers(incident: Incident, row: list[float]) -> None:
+    """Hand an incident its row of uniforms; the last one seeds what comes after."""
+    incident.spill = int(row.pop() * 2.0**53)
+    incident.uniforms = row
 
 
 def _next_level(

@@ -8,37 +8,29 @@ with everything the loop needs at hand.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import numpy as np
 
-from drillhall.simulator.distributions import UniformSampler
+from drillhall.simulator.distributions import Transform, spill_draw
 from drillhall.simulator.localtime import LocalClock, SlotTable
 from drillhall.simulator.oncall import OnCallCalendar
 
 INFINITY = math.inf
 
-Draw = Callable[[], float]
 HOURS_PER_WEEK = 168
 
 
 class ChannelState:
     """A notification channel: its delivery delay and how often it fails."""
 
-    __slots__ = ("delay", "failure", "interrupts", "name", "uniform")
+    __slots__ = ("delay", "failure", "interrupts", "name")
 
     def __init__(
-        self,
-        name: str,
-        delay: Draw,
-        failure: float,
-        uniform: UniformSampler,
-        interrupts: bool,
+        self, name: str, delay: Transform, failure: float, interrupts: bool
     ) -> None:
         self.name = name
         self.delay = delay
         self.failure = failure
-        self.uniform = uniform
         self.interrupts = interrupts
 
 
@@ -48,8 +40,9 @@ class Responder:
     ``parts`` gives the part of the local day (working, evening, sleeping) and
     ``buckets`` the on-call tools' bucket (business, off hours, sleep) for any
     simulated time, ``clock`` the local quarter hour of the week for any instant;
-    ``acknowledge`` holds a time-to-acknowledge draw and ``miss`` a probability
-    of missing a notification for each part of the day.
+    ``acknowledge`` holds a time-to-acknowledge transform (of the incident's
+    uniform draws) and ``miss`` a probability of missing a notification for each
+    part of the day.
 
     ``interruptions`` counts interruptions per bucket and ``hours_of_week`` per
     local hour of the week (0 is Monday 00:00-01:00; None for nobody
@@ -74,7 +67,6 @@ class Responder:
         "rules",
         "runbook_factor",
         "speed",
-        "uniform",
         "worked",
     )
 
@@ -86,9 +78,8 @@ class Responder:
         parts: SlotTable,
         buckets: SlotTable,
         clock: LocalClock,
-        acknowledge: list[Draw],
+        acknowledge: list[Transform],
         miss: list[float],
-        uniform: UniformSampler,
         rules: list[tuple[float, ChannelState]],
         speed: float,
         runbook_factor: float,
@@ -101,7 +92,6 @@ class Responder:
         self.clock = clock
         self.acknowledge = acknowledge
         self.miss = miss
-        self.uniform = uniform
         self.rules = rules
         self.speed = speed
         self.runbook_factor = runbook_factor
@@ -143,7 +133,7 @@ class PolicyState:
         levels: list[Level],
         repeat: int,
         ack_timeout: float,
-        pickup: Draw,
+        pickup: Transform,
     ) -> None:
         self.name = name
         self.levels = levels
@@ -153,7 +143,13 @@ class PolicyState:
 
 
 class Incident:
-    """An incident in flight; its lifecycle times are seconds since the start."""
+    """An incident in flight; its lifecycle times are seconds since the start.
+
+    ``uniforms`` are the incident's own uniform draws, taken from the end by
+    ``uniform`` for every human and channel answer to its pages; past them,
+    ``spill`` keeps a counter-based generator going. So what a person answers to
+    one incident does not depend on how many other incidents paged them.
+    """
 
     __slots__ = (
         "acknowledged",
@@ -183,7 +179,9 @@ class Incident:
         "resolved",
         "runbook",
         "service",
+        "spill",
         "start",
+        "uniforms",
         "work_started",
         "worker",
     )
@@ -230,6 +228,16 @@ class Incident:
         self.mitigated = INFINITY
         self.resolved = INFINITY
         self.during_sleep = False
+        self.uniforms: list[float] = []
+        self.spill = 0
+
+    def uniform(self) -> float:
+        """The incident's next uniform draw on (0, 1)."""
+        uniforms = self.uniforms
+        if uniforms:
+            return uniforms.pop()
+        self.spill, value = spill_draw(self.spill)
+        return value
 
     def phase_seconds(self) -> dict[str, float]:
         """TTD, TTA, TTM and TTR of the incident, as ``lifecycle`` defines them."""

@@ -30,7 +30,7 @@ def escalating(tmp_path: Path) -> Path:
     data = escalating_data(
         horizon="60d",
         replications=8,
-        seed=11,
+        seed=12,
         people={name: {} for name in ("ana", "ben", "cai", "dan", "eve")},
     )
     file = tmp_path / "escalating.yaml"
