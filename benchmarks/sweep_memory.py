@@ -17,6 +17,7 @@ The issue's case is ``--points 100 --replications 1000``.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import platform
 import resource
@@ -48,22 +49,37 @@ class Peaks:
 
 
 def peaks(began: float) -> Peaks:
-    """Peak RSS of this process and of its largest finished child so far.
+    """Peak RSS of this process and of its largest child so far.
 
     ``ru_maxrss`` is in KiB on Linux. For children it is the largest peak of any
     one finished (waited for) child, not a sum; the workers run side by side, so
-    two workers at most hold about twice that.
+    two workers at most hold about twice that. The sweep's workers live until it
+    ends, so the peaks of running children are read from /proc too.
     """
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    finished = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    running = [running_peak(child.pid) for child in multiprocessing.active_children()]
+    children = max([finished, *running])
     return Peaks(own, children, time.perf_counter() - began)
+
+
+def running_peak(pid: int | None) -> float:
+    """A running process's peak RSS in MiB (VmHWM), or 0 if it has gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
+    except OSError:
+        return 0.0
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 class Watch:
     """A progress callback that reads the peaks once the first point is done.
 
-    It reads them at the first replication of the second point: by then the
-    first point's worker pool has exited and its peak is counted.
+    It reads them at the first replication of the second point, while the
+    sweep's workers (started once for all points) are running.
     """
 
     def __init__(self, replications: int, began: float) -> None:
@@ -92,7 +108,7 @@ axis: {AXIS} = 1m..{points}m
 {machine}
 
 peak RSS (MiB, resource.getrusage): 'this process' is the sweep's own process;
-'largest worker' is the largest peak of any one finished worker process.
+'largest worker' is the largest peak of any one worker process.
 """
 
 

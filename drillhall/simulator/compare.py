@@ -1,8 +1,9 @@
 """Comparing two scenarios with common random numbers.
 
-Replication ``r`` of both scenarios draws from the same named streams, so both see
-the same incidents and, where a change does not touch them, the same human
-answers. Each figure is then compared replication by replication: the paired
+Replication ``r`` of both scenarios draws its incidents from the same named
+streams, and each incident draws the answers to its pages from a row of its own,
+so both see the same incidents and, where a change does not touch them, the same
+human answers. Each figure is then compared replication by replication: the paired
 differences vary far less than two independent runs would, and their interval
 says whether the change is distinguishable from noise. Incident durations are
 heavy-tailed, so medians and 90th percentiles are compared, not only means.
@@ -18,7 +19,12 @@ import numpy as np
 
 from drillhall.simulator.durations import WEEK
 from drillhall.simulator.lifecycle import PHASES
-from drillhall.simulator.montecarlo import RunSettings, run_replications
+from drillhall.simulator.montecarlo import (
+    ReplicationExecutor,
+    RunSettings,
+    replication_executor,
+    run_replications,
+)
 from drillhall.simulator.replication import ReplicationSummary
 from drillhall.simulator.scenario import Scenario
 from drillhall.simulator.statistics import Estimate, mean_interval
@@ -131,8 +137,12 @@ def compare(
 
     base_summary = MonteCarloSummary(base)
     candidate_summary = MonteCarloSummary(candidate)
-    base_figures = list(_figures(base, run, base_summary, progress))
-    candidate_figures = list(_figures(candidate, run, candidate_summary, progress))
+    # One set of workers runs both sides, one after the other.
+    with replication_executor(run) as executor:
+        base_figures = list(_figures(base, run, executor, base_summary, progress))
+        candidate_figures = list(
+            _figures(candidate, run, executor, candidate_summary, progress)
+        )
 
     differences = []
     for metric in base_figures[0]:
@@ -165,11 +175,12 @@ def compare(
 def _figures(
     scenario: Scenario,
     settings: RunSettings,
+    executor: ReplicationExecutor,
     whole: MonteCarloSummary,
     progress: Callable[[], None] | None,
 ) -> Iterator[dict[str, float]]:
     """Each replication's paired figures; ``whole`` takes every replication too."""
-    for summary in run_replications(scenario, settings):
+    for summary in run_replications(scenario, settings, executor):
         whole.add(summary)
         if progress:
             progress()

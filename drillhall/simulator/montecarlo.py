@@ -9,16 +9,19 @@ processes or on a Dask distributed cluster (an optional extra).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import multiprocessing
 import os
+import pickle
 import signal
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from drillhall.errors import InputError
 from drillhall.simulator.engine import Engine
@@ -62,56 +65,165 @@ class RunSettings:
 
 
 def run_replications(
-    scenario: Scenario, settings: RunSettings
+    scenario: Scenario,
+    settings: RunSettings,
+    executor: ReplicationExecutor | None = None,
 ) -> Iterator[ReplicationSummary]:
-    """Yield each replication's summary in order, running them on workers."""
+    """Yield each replication's summary in order, running them on workers.
+
+    ``executor`` runs them on workers it has already started (see
+    ``replication_executor``); without one, workers start for this run alone.
+    Either way ``settings`` decides the replications, seed and records kept.
+    """
     scenario = settings.apply(scenario)
-    count = scenario.replications
-    if settings.dask is not None:
-        yield from _run_on_dask(scenario, settings, settings.dask)
+    if executor is not None:
+        yield from executor.replicate(scenario, settings.keep_records)
         return
 
-    workers = settings.worker_count(count)
-    logger.info(
-        "simulating %s: %d replications on %d worker(s)", scenario.name, count, workers
-    )
+    with replication_executor(settings) as own:
+        yield from own.replicate(scenario, settings.keep_records)
 
-    if workers == 1:
-        engine = Engine(scenario)
-        for replication in range(count):
-            yield summarize(engine, engine.run(replication), settings.keep_records)
-        return
 
-    # NOTE: "spawn" keeps workers free of the parent's threads (the progress bar
-    # draws from one) and of anything a parent imported, such as gevent.
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(
-        workers,
-        initializer=_start_worker,
-        initargs=(scenario, settings.keep_records),
-    ) as pool:
+@contextmanager
+def replication_executor(settings: RunSettings) -> Iterator[ReplicationExecutor]:
+    """Workers that run the replications of many scenarios, one after another.
+
+    A sweep or a seek runs every point on the same workers instead of starting
+    a pool or a Dask cluster per point. The workers start at the first run, sized
+    by its replications, and stop when the block ends, however it ends (an
+    error, Ctrl-C, a consumer that stops early).
+    """
+    with ExitStack() as stack:
+        yield ReplicationExecutor(settings, stack)
+
+
+class ReplicationExecutor:
+    """Runs replications in this process, in worker processes, or on Dask.
+
+    ``settings.workers`` and ``settings.dask`` pick where, as for one run. Each
+    worker keeps the engine of the scenario it last ran, keyed by a digest of the
+    scenario, so a scenario is built once per worker and reaches it once, however
+    many replications it runs there.
+    """
+
+    def __init__(self, settings: RunSettings, stack: ExitStack) -> None:
+        self._settings = settings
+        self._stack = stack
+        self._backend: _Backend | None = None
+
+    def replicate(
+        self, scenario: Scenario, keep_records: bool = False
+    ) -> Iterator[ReplicationSummary]:
+        """Yield each replication's summary of ``scenario`` in order."""
+        if self._backend is None:
+            self._backend = self._start(scenario.replications)
+        logger.info(
+            "simulating %s: %d replications %s",
+            scenario.name,
+            scenario.replications,
+            self._backend.where,
+        )
+        yield from self._backend.replicate(scenario, keep_records)
+
+    def _start(self, replications: int) -> _Backend:
+        workers = self._settings.worker_count(replications)
+        if self._settings.dask is not None:
+            return _DaskBackend(self._stack, self._settings.dask, workers)
+        if workers == 1:
+            return _InProcessBackend()
+        return _PoolBackend(self._stack, workers)
+
+
+class _Backend(Protocol):
+    where: str
+
+    def replicate(
+        self, scenario: Scenario, keep_records: bool
+    ) -> Iterator[ReplicationSummary]: ...
+
+
+class _InProcessBackend:
+    """One worker: this process, with the engine of the last scenario it ran."""
+
+    where = "on 1 worker"
+
+    def __init__(self) -> None:
+        self._cached: tuple[str, Engine] | None = None
+
+    def replicate(
+        self, scenario: Scenario, keep_records: bool
+    ) -> Iterator[ReplicationSummary]:
+        digest = _scenario_digest(scenario)
+        if self._cached is None or self._cached[0] != digest:
+            self._cached = None
+            self._cached = (digest, Engine(scenario))
+        engine = self._cached[1]
+        for replication in range(scenario.replications):
+            yield summarize(engine, engine.run(replication), keep_records)
+
+
+class _PoolBackend:
+    """Worker processes that read each scenario once, from a file of the pool's.
+
+    A task names its replication and the scenario's digest and file; a worker
+    whose engine is of another scenario loads the file and builds a new one.
+    """
+
+    def __init__(self, stack: ExitStack, workers: int) -> None:
+        self.where = f"on {workers} worker(s)"
+        self._workers = workers
+        self._runs = itertools.count()
+        self._folder = stack.enter_context(
+            tempfile.TemporaryDirectory(prefix="drillhall-scenarios-")
+        )
+        logger.info("starting %d worker processes", workers)
+
+        # NOTE: "spawn" keeps workers free of the parent's threads (the progress
+        # bar draws from one) and of anything a parent imported, such as gevent.
+        # Leaving the stack terminates and joins the workers (Pool.__exit__).
+        context = multiprocessing.get_context("spawn")
+        self._pool = stack.enter_context(
+            context.Pool(workers, initializer=_start_worker)
+        )
+
+    def replicate(
+        self, scenario: Scenario, keep_records: bool
+    ) -> Iterator[ReplicationSummary]:
+        digest = _scenario_digest(scenario)
+        path = os.path.join(self._folder, f"{next(self._runs)}-{digest}.pickle")
+        with open(path, "wb") as stream:
+            pickle.dump(scenario, stream, protocol=pickle.HIGHEST_PROTOCOL)
+
         # Chunks of a few replications keep the pipes quiet; results still come
         # back in replication order.
-        chunk = max(1, min(8, count // (workers * 4)))
-        yield from pool.imap(_run_one, range(count), chunksize=chunk)
+        count = scenario.replications
+        chunk = max(1, min(8, count // (self._workers * 4)))
+        tasks = ((digest, path, keep_records, r) for r in range(count))
+        try:
+            yield from self._pool.imap(_run_one, tasks, chunksize=chunk)
+        finally:
+            os.remove(path)
 
 
-_worker_engine: Engine | None = None
-_worker_keeps_records = False
+_worker_engine: tuple[str, Engine] | None = None
 
 
-def _start_worker(scenario: Scenario, keep_records: bool) -> None:
-    global _worker_engine, _worker_keeps_records
+def _start_worker() -> None:
     # Ctrl-C is the parent's to handle: it stops the pool and reports once.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _worker_engine = Engine(scenario)
-    _worker_keeps_records = keep_records
 
 
-def _run_one(replication: int) -> ReplicationSummary:
-    assert _worker_engine is not None, "worker was not initialised"
-    outcome = _worker_engine.run(replication)
-    return summarize(_worker_engine, outcome, _worker_keeps_records)
+def _run_one(task: tuple[str, str, bool, int]) -> ReplicationSummary:
+    global _worker_engine
+    digest, path, keep_records, replication = task
+    if _worker_engine is None or _worker_engine[0] != digest:
+        # Drop the last point's engine before building the next one.
+        _worker_engine = None
+        with open(path, "rb") as stream:
+            scenario: Scenario = pickle.load(stream)
+        _worker_engine = (digest, Engine(scenario))
+    engine = _worker_engine[1]
+    return summarize(engine, engine.run(replication), keep_records)
 
 
 # How many replications may be submitted but not yet yielded, per Dask thread:
@@ -119,31 +231,28 @@ def _run_one(replication: int) -> ReplicationSummary:
 DASK_WINDOW_PER_THREAD = 4
 
 
-def _run_on_dask(
-    scenario: Scenario, settings: RunSettings, address: str
-) -> Iterator[ReplicationSummary]:
-    """Run the replications on a Dask cluster and yield them in order."""
-    distributed = _import_distributed()
-    count = scenario.replications
+class _DaskBackend:
+    """A Dask client, and the LocalCluster behind it for ``--dask local``.
 
-    # The stack closes the client (and a cluster started here) when the run
-    # ends, fails, or its consumer stops early and closes this generator.
-    with ExitStack() as stack:
-        client = _connect(distributed, stack, address, settings.worker_count(count))
-        threads = max(1, sum(client.nthreads().values()))
-        logger.info(
-            "simulating %s: %d replications on Dask at %s (%d thread(s))",
-            scenario.name,
-            count,
-            address,
-            threads,
-        )
+    The stack closes the client (and a cluster started here) when the executor's
+    block ends, fails, or a consumer stops early and closes the run.
+    """
+
+    def __init__(self, stack: ExitStack, address: str, workers: int) -> None:
+        self._distributed = _import_distributed()
+        self._client = _connect(self._distributed, stack, address, workers)
+        self._threads = max(1, sum(self._client.nthreads().values()))
+        self.where = f"on Dask at {address} ({self._threads} thread(s))"
+
+    def replicate(
+        self, scenario: Scenario, keep_records: bool
+    ) -> Iterator[ReplicationSummary]:
         yield from _stream_in_order(
-            distributed,
-            client,
+            self._distributed,
+            self._client,
             scenario,
-            settings.keep_records,
-            window=threads * DASK_WINDOW_PER_THREAD,
+            keep_records,
+            window=self._threads * DASK_WINDOW_PER_THREAD,
         )
 
 

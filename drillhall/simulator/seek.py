@@ -4,7 +4,8 @@ A goal names a figure, a comparison and a threshold, as planners say them:
 ``p90(tta) <= 15m``, ``mean(ttr) < 4h``, ``escalated_share < 5%`` or
 ``night_interruptions_per_person_week <= 1``. ``seek`` runs the scenario once per
 candidate value, with the same seed at every point, and stops at the first value
-whose figures meet every goal.
+whose figures meet every goal. All candidates run on one set of workers, started
+once for the seek.
 
 A goal is judged on the figure's mean over replications, and it is met only *with
 confidence*: for ``<=`` and ``<`` the upper bound of the 95 % interval must satisfy
@@ -28,7 +29,12 @@ from drillhall.simulator.compare import STATISTICS, replication_figures
 from drillhall.simulator.durations import parse_duration
 from drillhall.simulator.lifecycle import PHASES
 from drillhall.simulator.loader import load_scenario_with
-from drillhall.simulator.montecarlo import RunSettings, run_replications
+from drillhall.simulator.montecarlo import (
+    ReplicationExecutor,
+    RunSettings,
+    replication_executor,
+    run_replications,
+)
 from drillhall.simulator.statistics import Estimate, mean_interval
 
 __all__ = [
@@ -225,12 +231,13 @@ def seek(
     build = overrides or (lambda value: [f"{path}={value}"])
 
     points = []
-    for value in candidates:
-        changes = [*fixed, *build(value)]
-        point = _evaluate(file, value, changes, parsed, settings)
-        points.append(point)
-        if point.met:
-            return SeekResult(path, parsed, value, points)
+    with replication_executor(settings) as executor:
+        for value in candidates:
+            changes = [*fixed, *build(value)]
+            point = _evaluate(file, value, changes, parsed, settings, executor)
+            points.append(point)
+            if point.met:
+                return SeekResult(path, parsed, value, points)
     return SeekResult(path, parsed, None, points)
 
 
@@ -262,12 +269,13 @@ def _evaluate(
     changes: list[str],
     goals: Sequence[Goal],
     settings: RunSettings,
+    executor: ReplicationExecutor,
 ) -> SeekPoint:
     scenario = load_scenario_with(file, changes)
     horizon = scenario.horizon
     figures = [
         replication_figures(summary, horizon)
-        for summary in run_replications(scenario, settings)
+        for summary in run_replications(scenario, settings, executor)
     ]
     estimates = _estimates(figures)
     passed = {goal.text: goal.met(estimates) for goal in goals}

@@ -11,7 +11,8 @@ same human answers wherever a change does not touch them (common random numbers)
 differences between neighbouring points are the change's, not noise's. Each
 point's replications are streamed and reduced to a mean with a 95 % interval per
 figure before the next point starts, so memory grows with the number of points,
-not with points times replications.
+not with points times replications. All points run on one set of workers, started
+once for the sweep.
 """
 
 from __future__ import annotations
@@ -32,7 +33,12 @@ from drillhall.errors import InputError
 from drillhall.simulator.compare import replication_figures
 from drillhall.simulator.durations import format_duration, parse_duration
 from drillhall.simulator.loader import load_scenario_with
-from drillhall.simulator.montecarlo import RunSettings, run_replications
+from drillhall.simulator.montecarlo import (
+    ReplicationExecutor,
+    RunSettings,
+    replication_executor,
+    run_replications,
+)
 from drillhall.simulator.overrides import format_override_path, parse_override
 from drillhall.simulator.scenario import Scenario
 from drillhall.simulator.statistics import Estimate, mean_interval
@@ -221,11 +227,12 @@ def run_sweep(
     )
 
     points = []
-    for indices, scenario in zip(combinations, scenarios, strict=True):
-        texts = tuple(axis.texts[i] for axis, i in zip(axes, indices, strict=True))
-        logger.debug("sweep point %s", texts)
-        figures = _run_point(scenario, run, progress)
-        points.append(SweepPoint(texts, figures))
+    with replication_executor(run) as executor:
+        for indices, scenario in zip(combinations, scenarios, strict=True):
+            texts = tuple(a.texts[i] for a, i in zip(axes, indices, strict=True))
+            logger.debug("sweep point %s", texts)
+            figures = _run_point(scenario, run, executor, progress)
+            points.append(SweepPoint(texts, figures))
     return SweepResult(
         str(file), tuple(axes), tuple(points), first.replications, first.seed
     )
@@ -256,18 +263,18 @@ def _load_point(
 def _run_point(
     scenario: Scenario,
     settings: RunSettings,
+    executor: ReplicationExecutor,
     progress: Callable[[], None] | None,
 ) -> dict[str, Estimate]:
     """Stream one point's replications into per-figure arrays, then reduce them.
 
     NOTE: the arrays hold one number per replication and figure, a few hundred
     kilobytes at most; they are dropped once the point is reduced.
-    TODO: each point starts its own worker pool (or Dask cluster), which costs a
-    second or two per point; one executor shared by all points would remove that.
     """
     count = settings.replications or scenario.replications
     columns: dict[str, np.ndarray] = {}
-    for replication, summary in enumerate(run_replications(scenario, settings)):
+    summaries = run_replications(scenario, settings, executor)
+    for replication, summary in enumerate(summaries):
         figures = replication_figures(summary, scenario.horizon)
         for metric, value in figures.items():
             if metric not in columns:
