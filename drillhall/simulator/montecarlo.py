@@ -17,9 +17,11 @@ import pickle
 import signal
 import tempfile
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from multiprocessing.pool import AsyncResult
 from types import ModuleType
 from typing import TYPE_CHECKING, Protocol
 
@@ -165,7 +167,7 @@ class _InProcessBackend:
 class _PoolBackend:
     """Worker processes that read each scenario once, from a file of the pool's.
 
-    A task names its replication and the scenario's digest and file; a worker
+    A task names a few replications and the scenario's digest and file; a worker
     whose engine is of another scenario loads the file and builds a new one.
     """
 
@@ -180,11 +182,20 @@ class _PoolBackend:
 
         # NOTE: "spawn" keeps workers free of the parent's threads (the progress
         # bar draws from one) and of anything a parent imported, such as gevent.
-        # Leaving the stack terminates and joins the workers (Pool.__exit__).
         context = multiprocessing.get_context("spawn")
-        self._pool = stack.enter_context(
-            context.Pool(workers, initializer=_start_worker)
-        )
+        self._pool = context.Pool(workers, initializer=_start_worker)
+        stack.callback(self._stop)
+
+    def _stop(self) -> None:
+        """Let the workers finish the tasks in flight, then exit.
+
+        NOTE: not Pool.terminate: a worker killed while it sends a result holds
+        the result queue's lock for good, and the pool then waits for that lock
+        forever (it happened in this project's tests, about one run in three).
+        At most a window of tasks is in flight, so this takes moments.
+        """
+        self._pool.close()
+        self._pool.join()
 
     def replicate(
         self, scenario: Scenario, keep_records: bool
@@ -194,16 +205,32 @@ class _PoolBackend:
         with open(path, "wb") as stream:
             pickle.dump(scenario, stream, protocol=pickle.HIGHEST_PROTOCOL)
 
-        # Chunks of a few replications keep the pipes quiet; results still come
-        # back in replication order.
+        # Chunks of a few replications keep the pipes quiet, and a window of
+        # chunks in flight keeps every worker busy while a consumer that stops
+        # (or fails, or Ctrl-C) leaves little to finish. Results come back in
+        # replication order.
         count = scenario.replications
-        chunk = max(1, min(8, count // (self._workers * 4)))
-        tasks = ((digest, path, keep_records, r) for r in range(count))
-        try:
-            yield from self._pool.imap(_run_one, tasks, chunksize=chunk)
-        finally:
-            os.remove(path)
+        size = max(1, min(8, count // (self._workers * 4)))
+        chunks = (
+            (digest, path, keep_records, range(first, min(first + size, count)))
+            for first in range(0, count, size)
+        )
+        window = self._workers * POOL_WINDOW_PER_WORKER
+        in_flight: deque[AsyncResult[list[ReplicationSummary]]] = deque()
+        for chunk in chunks:
+            in_flight.append(self._pool.apply_async(_run_chunk, (chunk,)))
+            if len(in_flight) >= window:
+                yield from in_flight.popleft().get()
+        while in_flight:
+            yield from in_flight.popleft().get()
 
+        # The file goes with the pool's folder if the run stops early: a task
+        # still in flight may need it.
+        os.remove(path)
+
+
+POOL_WINDOW_PER_WORKER = 3
+"""Chunks submitted to the pool but not yet yielded, per worker."""
 
 _worker_engine: tuple[str, Engine] | None = None
 
@@ -213,9 +240,9 @@ def _start_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _run_one(task: tuple[str, str, bool, int]) -> ReplicationSummary:
+def _run_chunk(task: tuple[str, str, bool, range]) -> list[ReplicationSummary]:
     global _worker_engine
-    digest, path, keep_records, replication = task
+    digest, path, keep_records, replications = task
     if _worker_engine is None or _worker_engine[0] != digest:
         # Drop the last point's engine before building the next one.
         _worker_engine = None
@@ -223,7 +250,10 @@ def _run_one(task: tuple[str, str, bool, int]) -> ReplicationSummary:
             scenario: Scenario = pickle.load(stream)
         _worker_engine = (digest, Engine(scenario))
     engine = _worker_engine[1]
-    return summarize(engine, engine.run(replication), keep_records)
+    return [
+        summarize(engine, engine.run(replication), keep_records)
+        for replication in replications
+    ]
 
 
 # How many replications may be submitted but not yet yielded, per Dask thread:
