@@ -136,12 +136,12 @@ class Engine:
             # draw from the paging incident's own uniforms, not from a stream per
             # person: a scenario that pages somebody more or less often leaves
             # their answers to the other incidents as they were.
-            # TODO: within one incident the draws are taken in paging order, so
-            # where a change alters that incident's paging, the later answers in
-            # it shift too (a row per person paged would keep them). For
-            # small-team-weekly with a 5m first level, paired 90th percentiles
-            # of times to acknowledge are still about 0.55 as wide as
-            # independent ones (means 0.3; see benchmarks/README.md).
+            # NOTE: within one incident the draws are taken in paging order, so
+            # where a change alters an incident's paging, its later answers
+            # shift too. Drawing by paging slot (a stream per target of each
+            # level) keeps them, but cost 8% of the engine's speed to make the
+            # paired interval of p90 TTA 0.49 as wide as an independent one
+            # instead of 0.51 (benchmarks/README.md): not worth it.
             responders.append(
                 Responder(
                     name,
