@@ -150,16 +150,13 @@ class _InProcessBackend:
     where = "on 1 worker"
 
     def __init__(self) -> None:
-        self._cached: tuple[str, Engine] | None = None
+        self._engines = _EngineCache()
 
     def replicate(
         self, scenario: Scenario, keep_records: bool
     ) -> Iterator[ReplicationSummary]:
         digest = _scenario_digest(scenario)
-        if self._cached is None or self._cached[0] != digest:
-            self._cached = None
-            self._cached = (digest, Engine(scenario))
-        engine = self._cached[1]
+        engine = self._engines.engine(digest, lambda: scenario)
         for replication in range(scenario.replications):
             yield summarize(engine, engine.run(replication), keep_records)
 
@@ -232,7 +229,28 @@ class _PoolBackend:
 POOL_WINDOW_PER_WORKER = 3
 """Chunks submitted to the pool but not yet yielded, per worker."""
 
-_worker_engine: tuple[str, Engine] | None = None
+
+class _EngineCache:
+    """The engine of the scenario last run here, keyed by the scenario's digest.
+
+    A run of another scenario (the next point of a sweep) replaces it, dropping
+    the old engine before building the new one.
+    """
+
+    def __init__(self) -> None:
+        self._digest: str | None = None
+        self._engine: Engine | None = None
+
+    def engine(self, digest: str, scenario: Callable[[], Scenario]) -> Engine:
+        """The engine of ``digest``; ``scenario`` gives the scenario if it is new."""
+        if self._engine is None or self._digest != digest:
+            self._engine = None
+            self._engine = Engine(scenario())
+            self._digest = digest
+        return self._engine
+
+
+_worker_engines = _EngineCache()
 
 
 def _start_worker() -> None:
@@ -241,19 +259,18 @@ def _start_worker() -> None:
 
 
 def _run_chunk(task: tuple[str, str, bool, range]) -> list[ReplicationSummary]:
-    global _worker_engine
     digest, path, keep_records, replications = task
-    if _worker_engine is None or _worker_engine[0] != digest:
-        # Drop the last point's engine before building the next one.
-        _worker_engine = None
-        with open(path, "rb") as stream:
-            scenario: Scenario = pickle.load(stream)
-        _worker_engine = (digest, Engine(scenario))
-    engine = _worker_engine[1]
+    engine = _worker_engines.engine(digest, lambda: _load_scenario(path))
     return [
         summarize(engine, engine.run(replication), keep_records)
         for replication in replications
     ]
+
+
+def _load_scenario(path: str) -> Scenario:
+    with open(path, "rb") as stream:
+        scenario: Scenario = pickle.load(stream)
+    return scenario
 
 
 # How many replications may be submitted but not yet yielded, per Dask thread:
@@ -410,9 +427,8 @@ def _run_on_dask_worker(
     cluster with several threads per worker never shares one engine between
     threads, and a new scenario (the next sweep point) replaces the old one.
     """
-    cached: tuple[str, Engine] | None = getattr(_dask_engines, "cached", None)
-    if cached is None or cached[0] != digest:
-        cached = (digest, Engine(scenario))
-        _dask_engines.cached = cached
-    engine = cached[1]
+    engines: _EngineCache | None = getattr(_dask_engines, "cache", None)
+    if engines is None:
+        engines = _dask_engines.cache = _EngineCache()
+    engine = engines.engine(digest, lambda: scenario)
     return summarize(engine, engine.run(replication), keep_records)
